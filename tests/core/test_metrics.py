@@ -1,0 +1,50 @@
+"""Edit distance, normalisation and WER on hand-checked cases and the real speech references."""
+
+from __future__ import annotations
+
+import pytest
+
+from podcast_assets.core.metrics import edit_distance, normalize_text, word_error_rate
+from tests.conftest import require_shared_speech
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("kitten", "sitting", 3),
+        ("", "", 0),
+        ("", "abc", 3),
+        ("abc", "", 3),
+        ("flaw", "lawn", 2),
+        (["intro", "method", "outro"], ["intro", "outro"], 1),
+        (("a", "b"), ("b", "a"), 2),
+        ([1, 2, 3], [1, 2, 3], 0),
+    ],
+)
+def test_edit_distance(a, b, expected):
+    assert edit_distance(a, b) == expected
+    assert edit_distance(b, a) == expected
+
+
+def test_normalize_text_strips_punctuation_and_keeps_inner_apostrophes():
+    expected = "and so my fellow americans ask not".split()
+    assert normalize_text("And so, my fellow Americans: ASK not!") == expected
+    expected = "don't say hello it's o'brien's".split()
+    assert normalize_text("Don't say 'hello'  —  it’s O'Brien's.") == expected
+    assert normalize_text("  \n\t ") == []
+
+
+def test_word_error_rate_counts_edits_over_reference_words():
+    assert word_error_rate("the cat sat", "The cat sat.") == 0.0
+    assert word_error_rate("the cat sat", "the cat") == pytest.approx(1 / 3)
+    assert word_error_rate("the cat sat", "a cat sat down") == pytest.approx(2 / 3)
+    assert word_error_rate("", "") == 0.0
+    assert word_error_rate("", "noise") == 1.0
+
+
+def test_word_error_rate_is_zero_for_real_reference_against_itself_repunctuated():
+    speech = require_shared_speech()
+    reference = (speech / "jfk.txt").read_text()
+    hypothesis = reference.upper().replace(",", "").replace(".", "!")
+    assert word_error_rate(reference, hypothesis) == 0.0
+    assert word_error_rate(reference, hypothesis.replace("COUNTRY", "COUNTY", 1)) == pytest.approx(1 / 22)
