@@ -1,0 +1,138 @@
+"""Ingest stage: each pair's paper becomes a document graph, its podcast a word-timed transcript."""
+
+import base64
+import time
+
+import dagster as dg
+
+from podcast_assets.core.models import DocumentGraph, TranscriptionResult
+from podcast_assets.core.pdf import EXTRACTOR_VERSION, attach_figure_images
+from podcast_assets.core.previews import png_thumbnail, transcript_preview_markdown
+from podcast_assets.core.storage import cache_key, sha256_file
+from podcast_assets.defs.failures import user_errors_fail_the_partition
+from podcast_assets.defs.partitions import training_pairs
+from podcast_assets.resources.asr import ASRResource
+from podcast_assets.resources.pairs import PairsResource
+from podcast_assets.resources.pdf import PdfExtractorResource
+from podcast_assets.resources.storage import ArtifactStoreResource
+
+
+def document_graph_path(pair_id: str) -> str:
+    return f"pairs/{pair_id}/document_graph.json"
+
+
+def transcription_path(pair_id: str) -> str:
+    return f"pairs/{pair_id}/transcription.json"
+
+
+@dg.asset(
+    partitions_def=training_pairs,
+    group_name="ingest",
+    code_version=EXTRACTOR_VERSION,
+    kinds={"pdf", "pymupdf"},
+)
+def document_graphs(
+    context: dg.AssetExecutionContext,
+    pairs: PairsResource,
+    pdf_extractor: PdfExtractorResource,
+    artifacts: ArtifactStoreResource,
+) -> dg.MaterializeResult:
+    """The paper as a graph: title, authors, abstract, sections, paragraphs (text atoms), figures as PNG,
+    tables, display equations and ranked key concepts. Cached by PDF content and extractor version."""
+    pair_id = context.partition_key
+    store = artifacts.open()
+    with user_errors_fail_the_partition():
+        paper = pairs.files(pair_id).require_paper()
+        key = cache_key("document_graph", sha256_file(paper), pdf_extractor.cache_identity())
+
+        def extract() -> DocumentGraph:
+            context.log.info(f"extracting {paper}")
+            graph, images = pdf_extractor.extract(paper)
+            return attach_figure_images(graph, {fid: store.put_blob(png, "png") for fid, png in images.items()})
+
+        started = time.perf_counter()
+        graph, cached = store.get_or_create("document_graphs", key, DocumentGraph, extract)
+        rel = store.write_model(document_graph_path(pair_id), graph)
+
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "path": dg.MetadataValue.path(str(store.path(rel))),
+        "cached": cached,
+        "seconds": round(time.perf_counter() - started, 2),
+        "title": graph.title,
+        "pages": graph.page_count,
+        "sections": len(graph.sections),
+        "section_source": graph.section_source,
+        "text_atoms": len(graph.atoms),
+        "figures": len(graph.figures),
+        "tables": len(graph.tables),
+        "equations": len(graph.equations),
+        "key_concepts": len(graph.key_concepts),
+        "hidden_text_spans": len(graph.hidden_text),
+        "outline": dg.MetadataValue.md(graph.outline_markdown()),
+    }
+    if graph.figures:
+        first = graph.figures[0]
+        thumb = base64.b64encode(png_thumbnail(store.read_bytes(first.image_path))).decode()
+        metadata["first_figure"] = dg.MetadataValue.md(
+            f"**{first.id}** (p. {first.page}): {first.caption[:300]}\n\n![{first.id}](data:image/png;base64,{thumb})"
+        )
+    if graph.warnings:
+        metadata["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in graph.warnings))
+        for warning in graph.warnings:
+            context.log.warning(f"{pair_id}: {warning}")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    partitions_def=training_pairs,
+    group_name="ingest",
+    kinds={"whisper"},
+    pool="asr",
+)
+def transcriptions(
+    context: dg.AssetExecutionContext,
+    pairs: PairsResource,
+    asr: ASRResource,
+    artifacts: ArtifactStoreResource,
+) -> dg.MaterializeResult:
+    """The podcast as text with word timestamps and confidences, segments, duration and language.
+    Cached by audio content, recogniser and options, so a re-run costs nothing."""
+    pair_id = context.partition_key
+    store = artifacts.open()
+    with user_errors_fail_the_partition():
+        files = pairs.files(pair_id)
+        audio = files.require_audio()
+        language = files.load_meta().language
+        key = cache_key("transcription", sha256_file(audio), language, asr.cache_identity())
+        next_report = [0.0]
+
+        def progress(done: float, total: float) -> None:
+            if total and done / total >= next_report[0]:
+                context.log.info(f"{pair_id}: transcribed {done:.0f} s of {total:.0f} s")
+                next_report[0] = done / total + 0.1
+
+        def transcribe() -> TranscriptionResult:
+            context.log.info(f"transcribing {audio} with {asr.provider}:{asr.model}")
+            return asr.transcribe(audio, language=language, progress=progress)
+
+        result, cached = store.get_or_create("transcriptions", key, TranscriptionResult, transcribe)
+        rel = store.write_model(transcription_path(pair_id), result)
+
+    words = result.words
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "path": dg.MetadataValue.path(str(store.path(rel))),
+        "cached": cached,
+        "provider": result.provider,
+        "model": result.model,
+        "language": result.language,
+        "duration_s": round(result.duration, 1),
+        "segments": len(result.segments),
+        "words": len(words),
+        "words_per_minute": round(len(words) / (result.duration / 60), 1) if result.duration else 0.0,
+        "mean_confidence": round(result.mean_confidence, 3),
+        "real_time_factor": round(result.duration / result.processing_seconds, 1) if result.processing_seconds else 0.0,
+        "preview": dg.MetadataValue.md(transcript_preview_markdown(result)),
+    }
+    if result.warnings:
+        metadata["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in result.warnings))
+    return dg.MaterializeResult(metadata=metadata)

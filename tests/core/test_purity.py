@@ -1,0 +1,31 @@
+"""podcast_assets/core is pure logic: it must never import dagster, directly or through another module."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+from tests.conftest import PROJECT_ROOT
+
+CORE = PROJECT_ROOT / "podcast_assets" / "core"
+
+
+def test_no_core_module_imports_dagster_in_its_source():
+    offenders = []
+    for path in sorted(CORE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0].startswith("dagster")]
+    assert offenders == []
+
+
+def test_importing_every_core_module_does_not_load_dagster():
+    modules = [f"podcast_assets.core.{p.stem}" for p in sorted(CORE.glob("*.py")) if p.stem != "__init__"]
+    code = "import sys\n" + "".join(f"import {m}\n" for m in modules) + "print(sorted(m for m in sys.modules if m.split('.')[0].startswith('dagster')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT)
+    assert out.stdout.strip() == "[]"

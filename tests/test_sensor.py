@@ -1,0 +1,93 @@
+"""The pairs sensor, evaluated tick by tick against a real (temporary) Dagster instance."""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import pytest
+
+from podcast_assets.definitions import build_definitions
+from podcast_assets.defs.partitions import training_pairs
+from podcast_assets.defs.sensors import training_pairs_sensor
+from tests.core.test_pairs import make_pair
+from tests.dagster_helpers import make_config
+
+
+@pytest.fixture
+def world(tmp_path):
+    pairs_dir = tmp_path / "pairs"
+    pairs_dir.mkdir()
+    defs = build_definitions(make_config(pairs_dir, tmp_path / "artifacts"))
+    with dg.instance_for_test() as instance:
+        yield pairs_dir, defs, instance
+
+
+def tick(defs, instance, cursor=None):
+    """Evaluate one tick and apply its partition requests, as the daemon would."""
+    context = dg.build_sensor_context(
+        instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs, resources=defs.resources
+    )
+    result = training_pairs_sensor.evaluate_tick(context)
+    for request in result.dynamic_partitions_requests or []:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
+    return result
+
+
+def partitions(instance):
+    return sorted(instance.get_dynamic_partitions(training_pairs.name))
+
+
+def test_the_sensor_runs_by_default():
+    assert training_pairs_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_new_pairs_get_a_partition_and_one_run_in_the_same_tick(world):
+    pairs_dir, defs, instance = world
+    make_pair(pairs_dir, "alpha")
+    make_pair(pairs_dir, "beta")
+    result = tick(defs, instance)
+    assert partitions(instance) == ["alpha", "beta"]
+    assert sorted(r.partition_key for r in result.run_requests) == ["alpha", "beta"]
+    assert all(r.run_key.startswith(f"{r.partition_key}:") for r in result.run_requests)
+    assert all(r.job_name in (None, "pair_pipeline") for r in result.run_requests)
+
+    again = tick(defs, instance, result.cursor)
+    assert again.run_requests == []
+    assert not again.dynamic_partitions_requests
+
+
+def test_a_changed_pair_is_run_again_and_a_removed_one_loses_its_partition(world):
+    pairs_dir, defs, instance = world
+    make_pair(pairs_dir, "alpha")
+    make_pair(pairs_dir, "beta")
+    first = tick(defs, instance)
+    (pairs_dir / "alpha" / "podcast.mp3").write_bytes(b"a new recording")
+    shutil.rmtree(pairs_dir / "beta")
+    second = tick(defs, instance, first.cursor)
+    assert [r.partition_key for r in second.run_requests] == ["alpha"]
+    old_key = next(r.run_key for r in first.run_requests if r.partition_key == "alpha")
+    assert second.run_requests[0].run_key != old_key
+    assert partitions(instance) == ["alpha"]
+
+
+def test_badly_named_folders_are_skipped_without_creating_partitions(world):
+    pairs_dir, defs, instance = world
+    make_pair(pairs_dir, "ok")
+    make_pair(pairs_dir, "Has Spaces")
+    result = tick(defs, instance)
+    assert partitions(instance) == ["ok"]
+    assert [r.partition_key for r in result.run_requests] == ["ok"]
+
+
+def test_a_pair_registered_by_the_cli_is_still_run_by_the_sensor(world):
+    pairs_dir, defs, instance = world
+    make_pair(pairs_dir, "alpha")
+    instance.add_dynamic_partitions(training_pairs.name, ["alpha"])
+    result = tick(defs, instance)
+    assert not result.dynamic_partitions_requests
+    assert [r.partition_key for r in result.run_requests] == ["alpha"]
