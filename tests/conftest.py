@@ -29,3 +29,9 @@ def require_shared_speech() -> Path:
     if not SHARED_SPEECH.is_dir():
         pytest.skip(f"speech clips not found at {SHARED_SPEECH} (CI provides ../shared beside the clone)")
     return SHARED_SPEECH
+
+
+@pytest.fixture(scope="session")
+def artifact_root(tmp_path_factory) -> Path:
+    """One artifact store for the whole session, so real pairs are transcribed once and then cached."""
+    return tmp_path_factory.mktemp("artifacts")

@@ -1,0 +1,99 @@
+"""End to end through the command line, with a temporary DAGSTER_HOME and project."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLE_PAIRS, PROJECT_ROOT
+
+BIN = Path(sys.executable).parent
+EXAMPLE = EXAMPLE_PAIRS / "wheat-climate-risk-podcastfy"
+
+
+@pytest.fixture
+def project(tmp_path, artifact_root):
+    (tmp_path / "configs").mkdir()
+    config = tmp_path / "configs" / "pipeline.yaml"
+    config.write_text(f"pairs_dir: pairs\nstorage: {{root: {artifact_root}}}\n")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "PODCAST_ASSETS_CONFIG": str(config)}
+    (tmp_path / "home").mkdir()
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        out = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        if check and out.returncode != 0:
+            raise AssertionError(f"{args} exited {out.returncode}\n{out.stdout}\n{out.stderr}")
+        return out
+
+    return tmp_path, run
+
+
+def test_add_a_pair_then_materialize_it_with_the_dagster_cli_then_train_and_remove(project):
+    root, run = project
+    added = run(
+        str(BIN / "podcast-assets"), "pairs", "add", "--pdf", str(EXAMPLE / "paper.pdf"), "--audio",
+        str(EXAMPLE / "podcast.mp3"), "--id", "wheat", "--speaker-gender", "mixed", "--source", "podcastfy",
+    )
+    assert "registered partition 'wheat'" in added.stdout
+    assert (root / "pairs" / "wheat" / "podcast.mp3").is_file()
+    assert "speaker_gender: mixed" in (root / "pairs" / "wheat" / "pair.yaml").read_text()
+
+    materialized = run(
+        str(BIN / "dagster"), "asset", "materialize", "-m", "podcast_assets.definitions",
+        "--select", "transcriptions", "--partition", "wheat",
+    )
+    assert "RUN_SUCCESS" in materialized.stdout + materialized.stderr
+
+    listed = run(str(BIN / "podcast-assets"), "pairs", "list")
+    assert "wheat" in listed.stdout
+
+    trained = run(str(BIN / "podcast-assets"), "train")
+    assert "[1/1] wheat: ok" in trained.stdout
+    assert "results:" in trained.stdout
+
+    run(str(BIN / "podcast-assets"), "pairs", "remove", "wheat")
+    assert not (root / "pairs" / "wheat").exists()
+    assert "(none)" in run(str(BIN / "podcast-assets"), "pairs", "list").stdout
+
+
+@pytest.mark.parametrize("bad_id", ["../evil", "has space", "UPPER"])
+def test_pairs_add_rejects_unsafe_ids_before_touching_anything(project, bad_id):
+    root, run = project
+    out = run(
+        str(BIN / "podcast-assets"), "pairs", "add", "--pdf", str(EXAMPLE / "paper.pdf"), "--audio",
+        str(EXAMPLE / "podcast.mp3"), "--id", bad_id, check=False,
+    )
+    assert out.returncode == 2
+    assert "not allowed" in out.stderr and "Fix:" in out.stderr
+    assert not (root / "pairs").exists() and not (root / "evil").exists()
+
+
+def test_train_reports_a_failed_pair_and_exits_non_zero(project):
+    root, run = project
+    (root / "pairs" / "broken").mkdir(parents=True)
+    (root / "pairs" / "broken" / "paper.pdf").write_bytes(b"<html>oops</html>")
+    out = run(str(BIN / "podcast-assets"), "train", "--log-level", "ERROR", check=False)
+    assert out.returncode == 1
+    assert "broken: FAILED" in out.stdout
+    assert "paper.pdf" in out.stderr and "no audio file" in out.stderr
+
+
+def test_a_malformed_config_stops_the_cli_with_the_file_and_key(project):
+    root, run = project
+    (root / "configs" / "pipeline.yaml").write_text("asr: {provider: whispr}\n")
+    out = run(str(BIN / "podcast-assets"), "pairs", "list", check=False)
+    assert out.returncode == 2
+    assert "pipeline.yaml" in out.stderr and "asr.provider" in out.stderr
+
+
+def test_the_readme_names_exactly_two_setup_commands_and_ci_runs_the_test_one():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    block = readme.split("## Set up", 1)[1].split("```", 2)[1]
+    commands = [line for line in block.splitlines()[1:] if line.strip() and not line.startswith("#")]
+    assert len(commands) == 2
+    assert "podcast-assets train" in commands[0] and "pytest" in commands[1]
+    assert commands[1].strip() in (PROJECT_ROOT / ".ci" / "run").read_text()
