@@ -347,7 +347,10 @@ def test_a_budget_cannot_be_kept_for_a_model_of_unknown_price(server, tmp_path):
 
 
 def test_from_settings():
-    assert LLMResource.from_settings(LLMSettings(), cache_dir="/tmp/c") is None
+    local = LLMResource.from_settings(LLMSettings(), cache_dir="/tmp/c")
+    assert not local.enabled
+    with pytest.raises(LLMConfigError, match="no LLM is configured"):
+        local.complete_json(task="t", system="s", prompt="p", schema=Review)
     llm = LLMResource.from_settings(
         LLMSettings(provider="anthropic", model="claude-haiku-4-5"), cache_dir="/tmp/c"
     )

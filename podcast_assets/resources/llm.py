@@ -88,10 +88,11 @@ class _Spend:
 
 
 class LLMResource(dg.ConfigurableResource):
-    """A chat model behind an API (OpenAI, Anthropic or an OpenAI-compatible server) answering JSON."""
+    """A chat model behind an API (OpenAI, Anthropic or an OpenAI-compatible server) answering JSON.
+    Provider "local" means no LLM: the tasks use the embedded local analysers instead."""
 
-    provider: Literal["openai", "anthropic", "openai_compatible"]
-    model: str
+    provider: Literal["local", "openai", "anthropic", "openai_compatible"] = "local"
+    model: str = ""
     base_url: str | None = None
     api_key_env: str | None = Field(
         default=None,
@@ -122,10 +123,8 @@ class LLMResource(dg.ConfigurableResource):
     backoff_cap_s: float = Field(default=30.0, gt=0, description="Largest backoff ceiling.")
 
     @classmethod
-    def from_settings(cls, settings: LLMSettings, cache_dir: str) -> LLMResource | None:
-        """The resource configured by configs/pipeline.yaml's `llm:` block; None for the local analysers."""
-        if settings.provider == "local":
-            return None
+    def from_settings(cls, settings: LLMSettings, cache_dir: str) -> LLMResource:
+        """The resource configured by configs/pipeline.yaml's `llm:` block."""
         return cls(
             provider=settings.provider,
             model=settings.model or "",
@@ -133,6 +132,11 @@ class LLMResource(dg.ConfigurableResource):
             api_key_env=settings.api_key_env,
             cache_dir=cache_dir,
         )
+
+    @property
+    def enabled(self) -> bool:
+        """False when the pipeline is configured to use the local analysers instead of an LLM."""
+        return self.provider != "local"
 
     def complete_json(
         self,
@@ -150,6 +154,11 @@ class LLMResource(dg.ConfigurableResource):
         its path is the kept raw reply), BudgetExceededError, LLMConfigError, or LLMError (a 4xx).
         Errors raised after a request carry `record`: what was spent until then.
         """
+        if not self.enabled:
+            raise LLMConfigError(
+                f"{task}: no LLM is configured (llm.provider is 'local')",
+                fix="set llm.provider and llm.model in configs/pipeline.yaml, or use the local analysers",
+            )
         started = time.monotonic()
         schema_json = schema.model_json_schema()
         key = cache_key(
