@@ -1,4 +1,4 @@
-"""The user's command line: `podcast-assets pairs add|list|remove` and `podcast-assets train`.
+"""The user's command line: `podcast-assets pairs add|list|remove`, `train` and `profile show|structure|style`.
 
 Runs are recorded in the Dagster instance at $DAGSTER_HOME (default: `.dagster_home` in the project),
 so what the CLI does shows up in `dagster dev` and `dagster asset materialize` sees its partitions.
@@ -7,6 +7,7 @@ so what the CLI does shows up in `dagster dev` and `dagster asset materialize` s
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -97,6 +98,24 @@ def _failure_reasons(result) -> list[str]:
     return reasons
 
 
+def _aggregate(defs, instance, run_config) -> bool:
+    """Learn the aggregated profile from the pairs that have profiles; print the outcome."""
+    from podcast_assets.defs.jobs import AGGREGATE_JOB_NAME
+
+    print("aggregating the profiles of all pairs ...", flush=True)
+    result = defs.resolve_job_def(AGGREGATE_JOB_NAME).execute_in_process(
+        instance=instance, run_config=run_config, raise_on_error=False, tags={"launched_by": "podcast-assets train"}
+    )
+    if not result.success:
+        for reason in _failure_reasons(result):
+            print(f"    {reason}", file=sys.stderr)
+        return False
+    [mat] = result.asset_materializations_for_node("aggregated_profile")
+    meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+    print(f"aggregated profile v{meta['version']} from {len(meta['pairs_used'])} pair(s): {meta['canonical_sequence']}")
+    return True
+
+
 def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
     """Run every per-pair asset for each pair (or the chosen ones), one pair at a time, in this process."""
     from podcast_assets.definitions import build_definitions
@@ -114,7 +133,8 @@ def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
         print(f"error: no training pairs in {config.pairs_dir}; add one with `podcast-assets pairs add`", file=sys.stderr)
         return 2
     home = _register(config, add=pair_ids)
-    job = build_definitions(config).resolve_job_def(PAIR_JOB_NAME)
+    defs = build_definitions(config)
+    job = defs.resolve_job_def(PAIR_JOB_NAME)
     instance = _instance(config)
     run_config = {"loggers": {"console": {"config": {"log_level": args.log_level}}}}
     failed: list[str] = []
@@ -131,12 +151,50 @@ def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
             failed.append(pair_id)
             for reason in _failure_reasons(result):
                 print(f"    {reason}", file=sys.stderr)
-    print(f"\nresults: {config.storage.root / 'pairs'}/<pair_id>/ (document_graph.json, transcription.json)")
+    aggregated_ok = _aggregate(defs, instance, run_config) if len(failed) < len(pair_ids) else False
+    print(f"\nper-pair results: {config.storage.root / 'pairs'}/<pair_id>/*.json")
+    if aggregated_ok:
+        print(f"aggregated profile: {config.storage.root / 'profiles' / 'current.json'}  (podcast-assets profile show)")
     print(f"browse them: DAGSTER_HOME={home} dagster dev   (then open http://127.0.0.1:3000)")
     if failed:
         print(f"{len(failed)} of {len(pair_ids)} pair(s) failed: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    return 0 if aggregated_ok and not failed else 1
+
+
+def cmd_profile(args: argparse.Namespace, config: PipelineConfig) -> int:
+    """Print the learned profiles: the aggregate (show), or each pair's structure or style."""
+    from podcast_assets.core.aggregate import aggregated_markdown, load_current
+    from podcast_assets.core.models import StructureProfile, StyleProfile
+    from podcast_assets.core.storage import LocalArtifactStore
+
+    store = LocalArtifactStore(config.storage.root)
+    if args.what == "show":
+        profile = load_current(store)
+        if profile is None:
+            print(f"error: no aggregated profile in {store.root}; run `podcast-assets train` first", file=sys.stderr)
+            return 2
+        print(aggregated_markdown(profile))
+        return 0
+    cls, name = (StructureProfile, "structure_profile") if args.what == "structure" else (StyleProfile, "style_profile")
+    pair_ids = args.pair or sorted(discover_pairs(config.pairs_dir).pairs)
+    shown = 0
+    for pair_id in pair_ids:
+        rel = f"pairs/{pair_id}/{name}.json"
+        if not store.exists(rel):
+            print(f"{pair_id}: no {name} yet (run `podcast-assets train --pair {pair_id}`)", file=sys.stderr)
+            continue
+        print(f"## {pair_id}\n\n{_record_table(store.read_model(rel, cls))}\n")
+        shown += 1
+    return 0 if shown else 2
+
+
+def _record_table(record) -> str:
+    """A two-column markdown table of a record's fields (long values shortened)."""
+    rows = ["| field | value |", "|---|---|"]
+    for key, value in record.model_dump().items():
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        rows.append(f"| {key} | {text[:160] + '…' if len(text) > 160 else text} |")
+    return "\n".join(rows)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -164,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--pair", action="append", help="only this pair (repeatable)")
     train.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="Dagster log level shown (default: INFO)")
     train.set_defaults(func=cmd_train)
+
+    profile = sub.add_parser("profile", help="print the learned profiles")
+    profile.add_argument("what", choices=["show", "structure", "style"], help="show: the aggregated profile; structure / style: per pair")
+    profile.add_argument("--pair", action="append", help="only this pair (repeatable; structure and style)")
+    profile.set_defaults(func=cmd_profile)
     return parser
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import dagster as dg
 
 from podcast_assets.core.config import PipelineConfig, load_config
+from podcast_assets.defs.analysis import aggregated_profile, aligned_segments, structure_profiles, style_profiles
 from podcast_assets.defs.ingest import document_graphs, transcriptions
-from podcast_assets.defs.jobs import pair_pipeline
-from podcast_assets.defs.sensors import training_pairs_sensor
+from podcast_assets.defs.jobs import aggregate_job, pair_pipeline
+from podcast_assets.defs.sensors import aggregate_sensor, training_pairs_sensor
 from podcast_assets.resources.asr import ASRResource
+from podcast_assets.resources.llm import LLMResource
 from podcast_assets.resources.pairs import PairsResource
 from podcast_assets.resources.pdf import PdfExtractorResource
+from podcast_assets.resources.profiles import ProfileSettingsResource
 from podcast_assets.resources.storage import ArtifactStoreResource
 
 
@@ -35,14 +38,18 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
             api_key_env=asr.api_key_env,
             max_audio_seconds=asr.max_audio_seconds,
         ),
+        "llm": LLMResource.from_settings(config.llm, cache_dir=str(config.storage.root / "cache" / "llm")),
+        "profile_settings": ProfileSettingsResource(
+            depth_targets={name: target.model_dump() for name, target in config.depth_targets.items()}
+        ),
     }
 
 
 def build_definitions(config: PipelineConfig) -> dg.Definitions:
     return dg.Definitions(
-        assets=[document_graphs, transcriptions],
-        jobs=[pair_pipeline],
-        sensors=[training_pairs_sensor],
+        assets=[document_graphs, transcriptions, aligned_segments, structure_profiles, style_profiles, aggregated_profile],
+        jobs=[pair_pipeline, aggregate_job],
+        sensors=[training_pairs_sensor, aggregate_sensor],
         resources=build_resources(config),
     )
 

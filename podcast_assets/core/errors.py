@@ -6,7 +6,10 @@ from pathlib import Path
 
 
 class PodcastAssetsError(Exception):
-    """Base class. `path` is the file at fault (if any), `fix` tells the user what to do."""
+    """Base class. `path` is the file at fault (if any), `fix` tells the user what to do.
+    `retryable` errors (a rate limit, a server down) may succeed later; the others need the user's fix."""
+
+    retryable = False
 
     def __init__(self, message: str, *, path: str | Path | None = None, fix: str | None = None):
         self.message = message

@@ -104,6 +104,8 @@ class LLMError(PodcastAssetsError):
 class LLMRetryableError(LLMError):
     """Rate limits, server errors, timeouts or dropped connections outlasted our attempts or deadline."""
 
+    retryable = True
+
 
 class LLMResponseError(LLMError):
     """The reply does not fit the schema after the allowed re-asks; `path` is the kept raw reply."""

@@ -12,7 +12,8 @@ from podcast_assets.core.errors import PodcastAssetsError
 
 @contextlib.contextmanager
 def user_errors_fail_the_partition() -> Iterator[None]:
-    """Bad input fails this partition with the file and the fix shown in the UI; retrying would not help."""
+    """Bad input fails this partition with the file and the fix shown in the UI, and is not retried
+    (retrying would not help); a retryable error (rate limit, server down) is left to the RetryPolicy."""
     try:
         yield
     except PodcastAssetsError as exc:
@@ -21,4 +22,4 @@ def user_errors_fail_the_partition() -> Iterator[None]:
             metadata["file"] = dg.MetadataValue.path(exc.path)
         if exc.fix:
             metadata["fix"] = dg.MetadataValue.text(exc.fix)
-        raise dg.Failure(description=str(exc), metadata=metadata, allow_retries=False) from exc
+        raise dg.Failure(description=str(exc), metadata=metadata, allow_retries=exc.retryable) from exc
