@@ -35,3 +35,30 @@ def require_shared_speech() -> Path:
 def artifact_root(tmp_path_factory) -> Path:
     """One artifact store for the whole session, so real pairs are transcribed once and then cached."""
     return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="session")
+def ingested(artifact_root):
+    """Every shared pair's ingest assets materialized once per session into `artifact_root`
+    (later materializations of the same inputs are served from its caches). Returns (config, results)."""
+    import dagster as dg
+
+    from podcast_assets.definitions import build_resources
+    from podcast_assets.defs.ingest import document_graphs, transcriptions
+    from podcast_assets.defs.partitions import training_pairs
+    from tests.dagster_helpers import make_config
+
+    pair_dirs = require_shared_pairs()
+    config = make_config(pair_dirs[0].parent, artifact_root)
+    results = {}
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(training_pairs.name, [p.name for p in pair_dirs])
+        for pair in pair_dirs:
+            results[pair.name] = dg.materialize(
+                [document_graphs, transcriptions],
+                partition_key=pair.name,
+                instance=instance,
+                resources=build_resources(config),
+                raise_on_error=False,
+            )
+    return config, results

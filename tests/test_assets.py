@@ -20,33 +20,18 @@ from tests.dagster_helpers import make_config
 INGEST = [document_graphs, transcriptions]
 
 
-@pytest.fixture(scope="session")
-def shared_run(artifact_root):
-    """Every shared pair materialized once per test session (later runs of the same inputs hit the cache)."""
-    pair_dirs = require_shared_pairs()
-    config = make_config(pair_dirs[0].parent, artifact_root)
-    results = {}
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions(training_pairs.name, [p.name for p in pair_dirs])
-        for pair in pair_dirs:
-            results[pair.name] = dg.materialize(
-                INGEST, partition_key=pair.name, instance=instance, resources=build_resources(config), raise_on_error=False
-            )
-    return config, results
-
-
 def metadata(result: dg.ExecuteInProcessResult, asset: dg.AssetsDefinition) -> dict:
     [mat] = result.asset_materializations_for_node(asset.op.name)
     return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
 
 
-def test_every_shared_pair_materializes(shared_run):
-    _, results = shared_run
+def test_every_shared_pair_materializes(ingested):
+    _, results = ingested
     assert {pid: r.success for pid, r in results.items()} == {pid: True for pid in results}
 
 
-def test_document_graphs_of_real_papers_are_rich(shared_run):
-    config, results = shared_run
+def test_document_graphs_of_real_papers_are_rich(ingested):
+    config, results = ingested
     store = LocalArtifactStore(config.storage.root)
     for pair_id, result in results.items():
         meta = metadata(result, document_graphs)
@@ -59,8 +44,8 @@ def test_document_graphs_of_real_papers_are_rich(shared_run):
         assert all(a.section_id or a.kind == "abstract" for a in graph.atoms[len(graph.atoms) // 4 :]) or graph.section_source == "none"
 
 
-def test_transcriptions_of_real_podcasts_are_word_timed(shared_run):
-    config, results = shared_run
+def test_transcriptions_of_real_podcasts_are_word_timed(ingested):
+    config, results = ingested
     store = LocalArtifactStore(config.storage.root)
     for pair_id, result in results.items():
         record = store.read_model(transcription_path(pair_id), TranscriptionResult)
@@ -72,11 +57,11 @@ def test_transcriptions_of_real_podcasts_are_word_timed(shared_run):
         assert metadata(result, transcriptions)["words"] == len(words)
 
 
-def test_the_kd_survey_transcript_matches_its_tts_script(shared_run):
+def test_the_kd_survey_transcript_matches_its_tts_script(ingested):
     """kd-survey's podcast was read by TTS from an exact script: the words must largely agree."""
     from podcast_assets.core.metrics import word_error_rate
 
-    config, results = shared_run
+    config, results = ingested
     if "kd-survey-notebookllama-ollama" not in results:
         pytest.skip("kd-survey pair not in ../shared/data/pairs")
     script = (require_shared_pairs()[0].parent / "kd-survey-notebookllama-ollama" / "transcript.txt").read_text()
@@ -85,8 +70,8 @@ def test_the_kd_survey_transcript_matches_its_tts_script(shared_run):
     assert word_error_rate(reference, record.text) < 0.15
 
 
-def test_a_second_run_is_served_from_the_cache(shared_run):
-    config, _ = shared_run
+def test_a_second_run_is_served_from_the_cache(ingested):
+    config, _ = ingested
     pair_id = require_shared_pairs()[0].name
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(training_pairs.name, [pair_id])
@@ -180,8 +165,8 @@ def test_the_good_pair_beside_the_bad_ones_materializes(bad_world):
     assert leftovers == []
 
 
-def test_stored_records_are_plain_json(shared_run):
-    config, results = shared_run
+def test_stored_records_are_plain_json(ingested):
+    config, results = ingested
     for pair_id in results:
         for name in ("document_graph.json", "transcription.json"):
             json.loads((config.storage.root / "pairs" / pair_id / name).read_text())

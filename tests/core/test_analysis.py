@@ -34,7 +34,7 @@ from podcast_assets.core.models import (
     TranscriptionResult,
 )
 from podcast_assets.core.segmentation import segment_transcript
-from tests.conftest import PROJECT_ROOT, require_shared_pairs
+from tests.conftest import PROJECT_ROOT
 from tests.core.test_segmentation import transcription
 
 BOX = BBox(x0=0, y0=0, x1=100, y1=20)
@@ -289,15 +289,20 @@ def test_llm_typer_refuses_replies_that_do_not_match(template, reply, message) -
 
 
 @pytest.fixture(scope="module")
-def real_pairs() -> dict[str, tuple[TranscriptionResult, DocumentGraph]]:
-    """Every real pair transcribed (local tiny.en) and extracted once for this module."""
-    from podcast_assets.core.pdf import extract_document_graph
-    from podcast_assets.resources.asr import ASRResource
+def real_pairs(ingested) -> dict[str, tuple[TranscriptionResult, DocumentGraph]]:
+    """Every real pair's transcription and document graph, as the ingest assets stored them."""
+    from podcast_assets.core.storage import LocalArtifactStore
+    from podcast_assets.defs.ingest import document_graph_path, transcription_path
 
-    dirs = require_shared_pairs()
-    graphs = {d.name: extract_document_graph(d / "paper.pdf")[0] for d in dirs}
-    asr = ASRResource()
-    return {d.name: (asr.transcribe(d / "podcast.mp3"), graphs[d.name]) for d in dirs}
+    config, results = ingested
+    store = LocalArtifactStore(config.storage.root)
+    return {
+        pair_id: (
+            store.read_model(transcription_path(pair_id), TranscriptionResult),
+            store.read_model(document_graph_path(pair_id), DocumentGraph),
+        )
+        for pair_id in results
+    }
 
 
 @pytest.fixture(scope="module")
