@@ -1,0 +1,76 @@
+"""aligned_segments typed by an LLM: the real OpenAI and Anthropic SDKs against a loopback fake server."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import dagster as dg
+import pytest
+
+from podcast_assets.core.models import AlignedSegments
+from podcast_assets.core.storage import LocalArtifactStore
+from podcast_assets.definitions import build_resources
+from podcast_assets.defs.analysis import aligned_segments, aligned_segments_path
+from podcast_assets.defs.ingest import document_graph_path, transcription_path
+from podcast_assets.defs.partitions import training_pairs
+from tests.dagster_helpers import make_config
+from tests.fake_llm_server import FakeLLMServer, RecordedRequest, Reply, ok, rate_limited
+
+PAIR = "kd-survey-notebookllama-ollama"
+
+
+def typing_reply(provider: str):
+    """A reply labelling every segment id in the prompt: the first intro, the last conclusion, others methodology."""
+
+    def body(request: RecordedRequest) -> bytes:
+        messages = request.json()["messages"]
+        prompt = " ".join(m["content"] if isinstance(m["content"], str) else json.dumps(m["content"]) for m in messages)
+        ids = list(dict.fromkeys(re.findall(r"\[(s\d{3})\]", prompt)))
+        labels = ["intro"] + ["methodology"] * (len(ids) - 2) + ["conclusion"] if len(ids) > 1 else ["intro"]
+        text = json.dumps({"segments": [{"segment_id": i, "type": t, "confidence": 0.8} for i, t in zip(ids, labels)]})
+        return ok(provider, text).body
+
+    return Reply(body=body)
+
+
+@pytest.fixture
+def pair_ingested(ingested, tmp_path):
+    """The pair's ingest records copied into a store of this test's own, so what it writes touches no other test."""
+    config, results = ingested
+    if PAIR not in results:
+        pytest.skip(f"{PAIR} not in ../shared/data/pairs")
+    shared, own = LocalArtifactStore(config.storage.root), LocalArtifactStore(tmp_path / "artifacts")
+    for rel in (document_graph_path(PAIR), transcription_path(PAIR)):
+        own.write_bytes(rel, shared.read_bytes(rel))
+    return make_config(config.pairs_dir, own.root)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_llm_typing_through_the_real_sdk_then_a_rerun_served_from_the_cache(pair_ingested, tmp_path, monkeypatch, provider):
+    monkeypatch.setenv("FAKE_LLM_KEY", "sk-test-canary-0042")
+    with FakeLLMServer() as server:
+        llm = {"provider": "openai_compatible" if provider == "openai" else "anthropic", "model": "fake-model",
+               "base_url": server.base_url(provider), "api_key_env": "FAKE_LLM_KEY"}
+        config = make_config(pair_ingested.pairs_dir, pair_ingested.storage.root, llm=llm)
+        resources = build_resources(config)
+        resources["llm"] = resources["llm"].model_copy(update={"cache_dir": str(tmp_path / "llm-cache"), "backoff_base_s": 0.05})
+        with dg.instance_for_test() as instance:
+            instance.add_dynamic_partitions(training_pairs.name, [PAIR])
+            server.push(rate_limited(provider), typing_reply(provider), typing_reply(provider))
+            first = dg.materialize([aligned_segments], partition_key=PAIR, instance=instance, resources=resources)
+            requests_first = len(server.requests)
+            second = dg.materialize([aligned_segments], partition_key=PAIR, instance=instance, resources=resources)
+        assert len(server.requests) == requests_first, "the re-run made no request"
+
+    segments = LocalArtifactStore(config.storage.root).read_model(aligned_segments_path(PAIR), AlignedSegments)
+    assert segments.classifier == "llm:fake-model"
+    assert segments.segments[0].type == "intro" and segments.segments[-1].type == "conclusion"
+    [mat1] = first.asset_materializations_for_node("aligned_segments")
+    [mat2] = second.asset_materializations_for_node("aligned_segments")
+    assert mat1.metadata["llm_calls"].value >= 1 and mat1.metadata["llm_input_tokens"].value > 0
+    assert mat2.metadata["llm_cached_calls"].value == mat2.metadata["llm_calls"].value
+    assert mat2.metadata["llm_input_tokens"].value == 0
+    assert all("sk-test-canary-0042" not in str(v.value) for v in mat1.metadata.values())
+    # the local analysers' figures do not depend on who typed the segments
+    assert 0 < segments.concept_coverage <= 1
