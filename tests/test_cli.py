@@ -53,7 +53,13 @@ def test_add_a_pair_then_materialize_it_with_the_dagster_cli_then_train_and_remo
 
     trained = run(str(BIN / "podcast-assets"), "train")
     assert "[1/1] wheat: ok" in trained.stdout
-    assert "results:" in trained.stdout
+    assert "aggregated profile v" in trained.stdout and "profiles/current.json" in trained.stdout
+
+    shown = run(str(BIN / "podcast-assets"), "profile", "show").stdout
+    assert "intro" in shown or "background" in shown
+    structure = run(str(BIN / "podcast-assets"), "profile", "structure", "--pair", "wheat").stdout
+    assert "## wheat" in structure and "segment_sequence" in structure
+    assert "questions_per_minute" in run(str(BIN / "podcast-assets"), "profile", "style").stdout
 
     run(str(BIN / "podcast-assets"), "pairs", "remove", "wheat")
     assert not (root / "pairs" / "wheat").exists()
