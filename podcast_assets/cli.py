@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,11 +27,16 @@ def _project_root(config: PipelineConfig) -> Path:
 
 
 def _instance(config: PipelineConfig):
-    """The persistent Dagster instance at $DAGSTER_HOME, else at `.dagster_home` beside configs/ (created if missing)."""
+    """The persistent Dagster instance at $DAGSTER_HOME, else at `.dagster_home` beside configs/ (created if
+    missing, with the instance settings of configs/dagster/dagster.yaml: pool limits, run monitoring)."""
     import dagster as dg
 
-    home = Path(os.environ.get("DAGSTER_HOME") or _project_root(config) / ".dagster_home").expanduser().resolve()
+    root = _project_root(config)
+    home = Path(os.environ.get("DAGSTER_HOME") or root / ".dagster_home").expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
+    template = root / "configs" / "dagster" / "dagster.yaml"
+    if template.is_file() and not (home / "dagster.yaml").exists():
+        shutil.copyfile(template, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,8 @@ EXAMPLE = EXAMPLE_PAIRS / "wheat-climate-risk-podcastfy"
 
 @pytest.fixture
 def project(tmp_path, artifact_root):
-    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "dagster").mkdir(parents=True)
+    shutil.copyfile(PROJECT_ROOT / "configs" / "dagster" / "dagster.yaml", tmp_path / "configs" / "dagster" / "dagster.yaml")
     config = tmp_path / "configs" / "pipeline.yaml"
     config.write_text(f"pairs_dir: pairs\nstorage: {{root: {artifact_root}}}\n")
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "PODCAST_ASSETS_CONFIG": str(config)}
@@ -39,6 +41,7 @@ def test_add_a_pair_then_materialize_it_with_the_dagster_cli_then_train_and_remo
         str(EXAMPLE / "podcast.mp3"), "--id", "wheat", "--speaker-gender", "mixed", "--source", "podcastfy",
     )
     assert "registered partition 'wheat'" in added.stdout
+    assert "default_limit: 1" in (root / "home" / "dagster.yaml").read_text(), "instance settings were installed"
     assert (root / "pairs" / "wheat" / "podcast.mp3").is_file()
     assert "speaker_gender: mixed" in (root / "pairs" / "wheat" / "pair.yaml").read_text()
 
