@@ -18,6 +18,7 @@ from podcast_assets.core.config import PipelineConfig, load_config
 from podcast_assets.core.errors import PodcastAssetsError
 from podcast_assets.core.models import PairMeta
 from podcast_assets.core.pairs import add_pair, discover_pairs, remove_pair
+from podcast_assets.core.storage import PAIRS_PREFIX
 
 
 def _project_root(config: PipelineConfig) -> Path:
@@ -158,7 +159,7 @@ def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
             for reason in _failure_reasons(result):
                 print(f"    {reason}", file=sys.stderr)
     aggregated_ok = _aggregate(defs, instance, run_config) if len(failed) < len(pair_ids) else False
-    print(f"\nper-pair results: {config.storage.root / 'pairs'}/<pair_id>/*.json")
+    print(f"\nper-pair results: {config.storage.root / PAIRS_PREFIX}/<pair_id>/*.json")
     if aggregated_ok:
         print(f"aggregated profile: {config.storage.root / 'profiles' / 'current.json'}  (podcast-assets profile show)")
     print(f"browse them: DAGSTER_HOME={home} dagster dev   (then open http://127.0.0.1:3000)")
@@ -171,7 +172,7 @@ def cmd_profile(args: argparse.Namespace, config: PipelineConfig) -> int:
     """Print the learned profiles: the aggregate (show), or each pair's structure or style."""
     from podcast_assets.core.aggregate import aggregated_markdown, load_current
     from podcast_assets.core.models import StructureProfile, StyleProfile
-    from podcast_assets.core.storage import LocalArtifactStore
+    from podcast_assets.core.storage import LocalArtifactStore, pair_record_path
 
     store = LocalArtifactStore(config.storage.root)
     if args.what == "show":
@@ -185,7 +186,7 @@ def cmd_profile(args: argparse.Namespace, config: PipelineConfig) -> int:
     pair_ids = args.pair or sorted(discover_pairs(config.pairs_dir).pairs)
     shown = 0
     for pair_id in pair_ids:
-        rel = f"pairs/{pair_id}/{name}.json"
+        rel = pair_record_path(pair_id, name)
         if not store.exists(rel):
             print(f"{pair_id}: no {name} yet (run `podcast-assets train --pair {pair_id}`)", file=sys.stderr)
             continue

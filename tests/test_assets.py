@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from podcast_assets.core.models import DocumentGraph, TranscriptionResult
-from podcast_assets.core.storage import LocalArtifactStore
+from podcast_assets.core.storage import LocalArtifactStore, pair_record_path
 from podcast_assets.definitions import build_resources
 from podcast_assets.defs.ingest import document_graph_path, document_graphs, transcription_path, transcriptions
 from podcast_assets.defs.partitions import training_pairs
@@ -151,8 +151,8 @@ def test_a_bad_pair_fails_only_its_own_step_with_an_actionable_error(bad_world, 
     message = failures[failed_step]
     assert file in message and "Fix:" in message
     assert all(w.lower() in message.lower() for w in words), message
-    name = "document_graph.json" if failed_step == "document_graphs" else "transcription.json"
-    assert not (config.storage.root / "pairs" / pair_id / name).exists()
+    record = "document_graph" if failed_step == "document_graphs" else "transcription"
+    assert not LocalArtifactStore(config.storage.root).exists(pair_record_path(pair_id, record))
 
 
 def test_the_good_pair_beside_the_bad_ones_materializes(bad_world):
@@ -168,5 +168,5 @@ def test_the_good_pair_beside_the_bad_ones_materializes(bad_world):
 def test_stored_records_are_plain_json(ingested):
     config, results = ingested
     for pair_id in results:
-        for name in ("document_graph.json", "transcription.json"):
-            json.loads((config.storage.root / "pairs" / pair_id / name).read_text())
+        for record in ("document_graph", "transcription"):
+            json.loads(LocalArtifactStore(config.storage.root).read_bytes(pair_record_path(pair_id, record)))

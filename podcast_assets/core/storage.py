@@ -4,7 +4,8 @@ Layout under the root (paths are POSIX, relative to the root, and the same on S3
 
     cache/<kind>/<key>.json       records keyed by the hash of everything that determines them
     blobs/<sha[:2]>/<sha>.<ext>   binary artifacts (figure PNGs, audio) named by their content hash
-    pairs/<pair_id>/<name>.json   the current record of each per-pair asset
+    training_pairs/<pair_id>/<record>.json   the current record of each per-pair asset
+    profiles/aggregated_v<N>.json, profiles/current.json   the aggregated profile, every version kept
 
 Every write goes to a temporary file in the target folder, is fsynced and then renamed over the
 final path, so a crash or a full disk leaves the previous version readable and no partial file.
@@ -26,6 +27,13 @@ from pydantic import BaseModel, ValidationError
 from podcast_assets.core.errors import StorageError
 
 M = TypeVar("M", bound=BaseModel)
+
+PAIRS_PREFIX = "training_pairs"
+
+
+def pair_record_path(pair_id: str, record: str) -> str:
+    """Where the current `record` (e.g. "transcription") of pair `pair_id` is stored."""
+    return f"{PAIRS_PREFIX}/{pair_id}/{record}.json"
 
 
 def sha256_bytes(data: bytes) -> str:

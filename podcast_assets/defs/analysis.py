@@ -16,7 +16,6 @@ from podcast_assets.core.aggregate import (
     source_fingerprint,
 )
 from podcast_assets.core.analysis import LOCAL_TYPER, analyse_pair, llm_typer
-from podcast_assets.core.pair_check import podcast_matches_paper
 from podcast_assets.core.llm import UsageTotals, load_prompt
 from podcast_assets.core.models import (
     AlignedSegments,
@@ -25,9 +24,16 @@ from podcast_assets.core.models import (
     StyleProfile,
     TranscriptionResult,
 )
+from podcast_assets.core.pair_check import podcast_matches_paper
 from podcast_assets.core.profiles import profile_markdown, structure_profile, style_profile, timeline_png
+from podcast_assets.core.storage import pair_record_path
 from podcast_assets.defs.failures import user_errors_fail_the_partition
-from podcast_assets.defs.ingest import document_graph_path, document_graphs, transcription_path, transcriptions
+from podcast_assets.defs.ingest import (
+    document_graph_path,
+    document_graphs,
+    transcription_path,
+    transcriptions,
+)
 from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.resources.llm import LLMResource
 from podcast_assets.resources.pairs import PairsResource
@@ -40,15 +46,15 @@ MATCH_CHECK = "podcast_matches_paper"
 
 
 def aligned_segments_path(pair_id: str) -> str:
-    return f"pairs/{pair_id}/aligned_segments.json"
+    return pair_record_path(pair_id, "aligned_segments")
 
 
 def structure_profile_path(pair_id: str) -> str:
-    return f"pairs/{pair_id}/structure_profile.json"
+    return pair_record_path(pair_id, "structure_profile")
 
 
 def style_profile_path(pair_id: str) -> str:
-    return f"pairs/{pair_id}/style_profile.json"
+    return pair_record_path(pair_id, "style_profile")
 
 
 def _png_md(title: str, png: bytes) -> dg.MetadataValue:

@@ -8,7 +8,7 @@ import dagster as dg
 from podcast_assets.core.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.pdf import EXTRACTOR_VERSION, attach_figure_images
 from podcast_assets.core.previews import png_thumbnail, transcript_preview_markdown
-from podcast_assets.core.storage import cache_key, sha256_file
+from podcast_assets.core.storage import cache_key, pair_record_path, sha256_file
 from podcast_assets.defs.failures import user_errors_fail_the_partition
 from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.resources.asr import ASRResource
@@ -18,11 +18,11 @@ from podcast_assets.resources.storage import ArtifactStoreResource
 
 
 def document_graph_path(pair_id: str) -> str:
-    return f"pairs/{pair_id}/document_graph.json"
+    return pair_record_path(pair_id, "document_graph")
 
 
 def transcription_path(pair_id: str) -> str:
-    return f"pairs/{pair_id}/transcription.json"
+    return pair_record_path(pair_id, "transcription")
 
 
 @dg.asset(
