@@ -15,7 +15,7 @@ from podcast_assets.defs.analysis import aligned_segments, aligned_segments_path
 from podcast_assets.defs.ingest import document_graph_path, transcription_path
 from podcast_assets.defs.partitions import training_pairs
 from tests.dagster_helpers import make_config
-from tests.fake_llm_server import FakeLLMServer, RecordedRequest, Reply, ok, rate_limited
+from tests.fake_llm_server import FakeLLMServer, RecordedRequest, Reply, ok, rate_limited, unauthorized_echoing_key
 
 PAIR = "kd-survey-notebookllama-ollama"
 
@@ -74,3 +74,32 @@ def test_llm_typing_through_the_real_sdk_then_a_rerun_served_from_the_cache(pair
     assert all("sk-test-canary-0042" not in str(v.value) for v in mat1.metadata.values())
     # the local analysers' figures do not depend on who typed the segments
     assert 0 < segments.concept_coverage <= 1
+
+
+def test_a_canary_key_through_a_run_with_a_401_appears_nowhere(pair_ingested, tmp_path, monkeypatch):
+    """Reliability catalogue 24: not in the event log, metadata, compute logs, artifacts or DAGSTER_HOME."""
+    canary = "sk-canary-7f3a9b1c5d"
+    monkeypatch.setenv("FAKE_LLM_KEY", canary)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with FakeLLMServer() as server:
+        llm = {"provider": "openai_compatible", "model": "fake-model", "base_url": server.base_url("openai"), "api_key_env": "FAKE_LLM_KEY"}
+        config = make_config(pair_ingested.pairs_dir, pair_ingested.storage.root, llm=llm)
+        resources = build_resources(config)
+        resources["llm"] = resources["llm"].model_copy(update={"cache_dir": str(tmp_path / "llm-cache")})
+        server.push(*[unauthorized_echoing_key("openai")] * 3)
+        with dg.instance_for_test(temp_dir=str(home)) as instance:
+            instance.add_dynamic_partitions(training_pairs.name, [PAIR])
+            result = dg.materialize(
+                [aligned_segments], partition_key=PAIR, instance=instance, resources=resources, raise_on_error=False
+            )
+            events = [str(e) for e in instance.all_logs(result.run_id)]
+        assert server.requests and server.requests[0].api_key == canary, "the key was really sent"
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "401" in failure.step_failure_data.user_failure_data.description
+    assert not any(canary in e for e in events)
+    for root in (home, tmp_path / "llm-cache", pair_ingested.storage.root):
+        for path in root.rglob("*"):
+            if path.is_file():
+                assert canary.encode() not in path.read_bytes(), path
