@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections import Counter
 
 import pytest
 import yaml
@@ -22,6 +21,7 @@ from podcast_assets.core.analysis import (
     section_type_prior,
 )
 from podcast_assets.core.llm import CallRecord, LLMResponseError, load_prompt, validate_reply
+from podcast_assets.core.metrics import time_weighted_typing_accuracy
 from podcast_assets.core.models import (
     SEGMENT_TYPES,
     AlignedSegments,
@@ -349,28 +349,11 @@ def test_local_typer_beats_the_majority_label_on_the_labelled_pair(cross, real_p
     assert {label["type"] for label in labels} <= set(SEGMENT_TYPES)
 
     segments = cross[LABELLED_PAIR, LABELLED_PAIR].segments
-
-    def predicted(t: float) -> str:
-        """The type of the segment holding t, or of the nearest one in a pause between segments."""
-        return min(segments, key=lambda s: max(s.start - t, t - s.end, 0.0)).type
-
-    step = 0.1
-    hits, per_label, confusion = 0, Counter(), Counter()
-    for label in labels:
-        t = label["start"] + step / 2
-        while t < label["end"]:
-            guess = predicted(t)
-            hits += guess == label["type"]
-            per_label[label["type"]] += 1
-            confusion[label["type"], guess] += 1
-            t += step
-    accuracy = hits / sum(per_label.values())
-    baseline = max(per_label.values()) / sum(per_label.values())
-    print(
-        f"\nlocal typer time-weighted accuracy {accuracy:.3f}, always-{per_label.most_common(1)[0][0]} {baseline:.3f}"
+    score = time_weighted_typing_accuracy(
+        [(s.start, s.end, s.type) for s in segments], [(lb["start"], lb["end"], lb["type"]) for lb in labels]
     )
-    for (truth, guess), n in sorted(confusion.items()):
-        print(f"  {truth:>12} -> {guess:<12} {n * step:5.1f} s")
+    accuracy, baseline = score.accuracy, score.majority_baseline
+    print(f"\nlocal typer time-weighted accuracy {accuracy:.3f}, always-{score.majority_label} {baseline:.3f}")
     assert accuracy >= baseline + 0.08
 
 

@@ -48,3 +48,14 @@ def test_word_error_rate_is_zero_for_real_reference_against_itself_repunctuated(
     hypothesis = reference.upper().replace(",", "").replace(".", "!")
     assert word_error_rate(reference, hypothesis) == 0.0
     assert word_error_rate(reference, hypothesis.replace("COUNTRY", "COUNTY", 1)) == pytest.approx(1 / 22)
+
+
+def test_time_weighted_typing_accuracy_counts_seconds_and_the_majority_baseline():
+    from podcast_assets.core.metrics import time_weighted_typing_accuracy
+
+    labels = [(0.0, 10.0, "intro"), (10.0, 40.0, "methodology")]
+    segments = [(0.0, 20.0, "intro"), (21.0, 40.0, "methodology")]  # 10 s typed intro, and half the pause
+    score = time_weighted_typing_accuracy(segments, labels)
+    assert score.accuracy == pytest.approx(29.5 / 40, abs=0.01)
+    assert (score.majority_label, score.majority_baseline) == ("methodology", 0.75)
+    assert score.confusion_seconds[("methodology", "intro")] == pytest.approx(10.5, abs=0.2)
