@@ -99,12 +99,11 @@ def aligned_segments(
             if typer:
                 context.log.info(f"{pair_id}: LLM usage {usage.as_metadata()}")
         rel = store.write_model(aligned_segments_path(pair_id), result)
-
-    others = [
-        store.read_model(aligned_segments_path(other), AlignedSegments)
-        for other in context.instance.get_dynamic_partitions(training_pairs.name)
-        if other != pair_id and store.exists(aligned_segments_path(other))
-    ]
+        others = [
+            store.read_model(aligned_segments_path(other), AlignedSegments)
+            for other in context.instance.get_dynamic_partitions(training_pairs.name)
+            if other != pair_id and store.exists(aligned_segments_path(other))
+        ]
     verdict = podcast_matches_paper(result, others)
     if not verdict.passed:
         context.log.warning(f"{pair_id}: {verdict.description}")
@@ -170,11 +169,8 @@ def style_profiles(
         transcription = store.read_model(transcription_path(pair_id), TranscriptionResult)
         profile = style_profile(segments, transcription, speaker_gender=meta.speaker_gender, speakers=meta.speakers)
         rel = store.write_model(style_profile_path(pair_id), profile)
-        structure = (
-            store.read_model(structure_profile_path(pair_id), StructureProfile)
-            if store.exists(structure_profile_path(pair_id))
-            else structure_profile(segments, transcription)
-        )
+    # recomputed (cheap) for the preview table: structure_profiles may be running beside this step
+    structure = structure_profile(segments, transcription)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(store.path(rel))),
