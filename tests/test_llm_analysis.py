@@ -103,3 +103,24 @@ def test_a_canary_key_through_a_run_with_a_401_appears_nowhere(pair_ingested, tm
         for path in root.rglob("*"):
             if path.is_file():
                 assert canary.encode() not in path.read_bytes(), path
+
+
+def test_a_podcast_about_another_paper_is_flagged_before_any_llm_call(ingested, tmp_path):
+    """Reliability catalogue 11: the overlap check fails before anything is paid for."""
+    config, results = ingested
+    if not {PAIR, "wheat-climate-risk-podcastfy"} <= set(results):
+        pytest.skip("needs the kd-survey and wheat pairs in ../shared/data/pairs")
+    shared, own = LocalArtifactStore(config.storage.root), LocalArtifactStore(tmp_path / "artifacts")
+    own.write_bytes(transcription_path("mismatched"), shared.read_bytes(transcription_path(PAIR)))
+    own.write_bytes(document_graph_path("mismatched"), shared.read_bytes(document_graph_path("wheat-climate-risk-podcastfy")))
+    with FakeLLMServer() as server:
+        llm = {"provider": "openai_compatible", "model": "fake-model", "base_url": server.base_url("openai")}
+        resources = build_resources(make_config(config.pairs_dir, own.root, llm=llm))
+        resources["llm"] = resources["llm"].model_copy(update={"cache_dir": str(tmp_path / "llm-cache")})
+        with dg.instance_for_test() as instance:
+            instance.add_dynamic_partitions(training_pairs.name, ["mismatched"])
+            result = dg.materialize([aligned_segments], partition_key="mismatched", instance=instance, resources=resources)
+        assert server.requests == []
+    [evaluation] = result.get_asset_check_evaluations()
+    assert not evaluation.passed and "another paper" in evaluation.description
+    assert own.read_model(aligned_segments_path("mismatched"), AlignedSegments).classifier == "local-tfidf-v1"

@@ -91,22 +91,25 @@ def aligned_segments(
     with user_errors_fail_the_partition():
         graph = store.read_model(document_graph_path(pair_id), DocumentGraph)
         transcription = store.read_model(transcription_path(pair_id), TranscriptionResult)
-        typer = llm_typer(llm.complete_json, SEGMENT_TYPING) if llm.enabled else None
-        try:
-            result = analyse_pair(pair_id, transcription, graph, typer=typer)
-        finally:
-            usage = UsageTotals.of(typer.records if typer else [])
-            if typer:
-                context.log.info(f"{pair_id}: LLM usage {usage.as_metadata()}")
-        rel = store.write_model(aligned_segments_path(pair_id), result)
         others = [
             store.read_model(aligned_segments_path(other), AlignedSegments)
             for other in context.instance.get_dynamic_partitions(training_pairs.name)
             if other != pair_id and store.exists(aligned_segments_path(other))
         ]
-    verdict = podcast_matches_paper(result, others)
+        # the local analysis decides whether the podcast is about this paper before any paid LLM call
+        result = analyse_pair(pair_id, transcription, graph)
+        verdict = podcast_matches_paper(result, others)
+        typer = llm_typer(llm.complete_json, SEGMENT_TYPING) if llm.enabled and verdict.passed else None
+        try:
+            if typer is not None:
+                result = analyse_pair(pair_id, transcription, graph, typer=typer)
+        finally:
+            usage = UsageTotals.of(typer.records if typer else [])
+            if typer:
+                context.log.info(f"{pair_id}: LLM usage {usage.as_metadata()}")
+        rel = store.write_model(aligned_segments_path(pair_id), result)
     if not verdict.passed:
-        context.log.warning(f"{pair_id}: {verdict.description}")
+        context.log.warning(f"{pair_id}: {verdict.description}" + (" (not sent to the LLM)" if llm.enabled else ""))
     counts = {t: sum(s.type == t for s in result.segments) for t in dict.fromkeys(s.type for s in result.segments)}
     yield dg.MaterializeResult(
         metadata={
