@@ -34,6 +34,15 @@ def typing_reply(provider: str):
     return Reply(body=body)
 
 
+def resources_with_llm(config, server: FakeLLMServer, provider: str, cache_dir, **llm_fields):
+    """The pipeline's resources with the LLM pointed at the fake server and caching into `cache_dir`."""
+    llm = {"provider": "openai_compatible" if provider == "openai" else "anthropic", "model": "fake-model",
+           "base_url": server.base_url(provider), **llm_fields}
+    resources = build_resources(make_config(config.pairs_dir, config.storage.root, llm=llm))
+    resources["llm"] = resources["llm"].model_copy(update={"cache_dir": str(cache_dir), "backoff_base_s": 0.05})
+    return resources
+
+
 @pytest.fixture
 def pair_ingested(ingested, tmp_path):
     """The pair's ingest records copied into a store of this test's own, so what it writes touches no other test."""
@@ -50,11 +59,7 @@ def pair_ingested(ingested, tmp_path):
 def test_llm_typing_through_the_real_sdk_then_a_rerun_served_from_the_cache(pair_ingested, tmp_path, monkeypatch, provider):
     monkeypatch.setenv("FAKE_LLM_KEY", "sk-test-canary-0042")
     with FakeLLMServer() as server:
-        llm = {"provider": "openai_compatible" if provider == "openai" else "anthropic", "model": "fake-model",
-               "base_url": server.base_url(provider), "api_key_env": "FAKE_LLM_KEY"}
-        config = make_config(pair_ingested.pairs_dir, pair_ingested.storage.root, llm=llm)
-        resources = build_resources(config)
-        resources["llm"] = resources["llm"].model_copy(update={"cache_dir": str(tmp_path / "llm-cache"), "backoff_base_s": 0.05})
+        resources = resources_with_llm(pair_ingested, server, provider, tmp_path / "llm-cache", api_key_env="FAKE_LLM_KEY")
         with dg.instance_for_test() as instance:
             instance.add_dynamic_partitions(training_pairs.name, [PAIR])
             server.push(rate_limited(provider), typing_reply(provider), typing_reply(provider))
@@ -63,7 +68,7 @@ def test_llm_typing_through_the_real_sdk_then_a_rerun_served_from_the_cache(pair
             second = dg.materialize([aligned_segments], partition_key=PAIR, instance=instance, resources=resources)
         assert len(server.requests) == requests_first, "the re-run made no request"
 
-    segments = LocalArtifactStore(config.storage.root).read_model(aligned_segments_path(PAIR), AlignedSegments)
+    segments = LocalArtifactStore(pair_ingested.storage.root).read_model(aligned_segments_path(PAIR), AlignedSegments)
     assert segments.classifier == "llm:fake-model"
     assert segments.segments[0].type == "intro" and segments.segments[-1].type == "conclusion"
     [mat1] = first.asset_materializations_for_node("aligned_segments")
@@ -83,10 +88,7 @@ def test_a_canary_key_through_a_run_with_a_401_appears_nowhere(pair_ingested, tm
     home = tmp_path / "dagster_home"
     home.mkdir()
     with FakeLLMServer() as server:
-        llm = {"provider": "openai_compatible", "model": "fake-model", "base_url": server.base_url("openai"), "api_key_env": "FAKE_LLM_KEY"}
-        config = make_config(pair_ingested.pairs_dir, pair_ingested.storage.root, llm=llm)
-        resources = build_resources(config)
-        resources["llm"] = resources["llm"].model_copy(update={"cache_dir": str(tmp_path / "llm-cache")})
+        resources = resources_with_llm(pair_ingested, server, "openai", tmp_path / "llm-cache", api_key_env="FAKE_LLM_KEY")
         server.push(*[unauthorized_echoing_key("openai")] * 3)
         with dg.instance_for_test(temp_dir=str(home)) as instance:
             instance.add_dynamic_partitions(training_pairs.name, [PAIR])
@@ -114,9 +116,7 @@ def test_a_podcast_about_another_paper_is_flagged_before_any_llm_call(ingested, 
     own.write_bytes(transcription_path("mismatched"), shared.read_bytes(transcription_path(PAIR)))
     own.write_bytes(document_graph_path("mismatched"), shared.read_bytes(document_graph_path("wheat-climate-risk-podcastfy")))
     with FakeLLMServer() as server:
-        llm = {"provider": "openai_compatible", "model": "fake-model", "base_url": server.base_url("openai")}
-        resources = build_resources(make_config(config.pairs_dir, own.root, llm=llm))
-        resources["llm"] = resources["llm"].model_copy(update={"cache_dir": str(tmp_path / "llm-cache")})
+        resources = resources_with_llm(make_config(config.pairs_dir, own.root), server, "openai", tmp_path / "llm-cache")
         with dg.instance_for_test() as instance:
             instance.add_dynamic_partitions(training_pairs.name, ["mismatched"])
             result = dg.materialize([aligned_segments], partition_key="mismatched", instance=instance, resources=resources)
