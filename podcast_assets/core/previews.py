@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pymupdf
 
 from podcast_assets.core.models import TranscriptionResult
@@ -16,6 +18,11 @@ def png_thumbnail(png: bytes, max_px: int = 480) -> bytes:
     if factor:
         pix.shrink(factor)
     return pix.tobytes("png")
+
+
+def png_markdown(heading: str, png: bytes, alt: str = "image") -> str:
+    """Markdown showing `heading` above the PNG embedded as a data URI (Dagster's UI renders it)."""
+    return f"{heading}\n\n![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
 def _clock(seconds: float) -> str:

@@ -1,7 +1,6 @@
 """Analysis stage: typed, paper-aligned segments per pair, their structure and style profiles, and the
 aggregated profile learned across all pairs."""
 
-import base64
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from podcast_assets.core.models import (
     TranscriptionResult,
 )
 from podcast_assets.core.pair_check import podcast_matches_paper
+from podcast_assets.core.previews import png_markdown
 from podcast_assets.core.profiles import profile_markdown, structure_profile, style_profile, timeline_png
 from podcast_assets.core.storage import pair_record_path
 from podcast_assets.defs.failures import user_errors_fail_the_partition
@@ -57,8 +57,10 @@ def style_profile_path(pair_id: str) -> str:
     return pair_record_path(pair_id, "style_profile")
 
 
-def _png_md(title: str, png: bytes) -> dg.MetadataValue:
-    return dg.MetadataValue.md(f"**{title}**\n\n![{title}](data:image/png;base64,{base64.b64encode(png).decode()})")
+def _timeline_md(segments: AlignedSegments, duration: float) -> dg.MetadataValue:
+    return dg.MetadataValue.md(
+        png_markdown("**Segment types over the audio**", timeline_png(segments, duration), alt="timeline")
+    )
 
 
 @dg.asset(
@@ -120,7 +122,7 @@ def aligned_segments(
             "mean_alignment": round(result.mean_alignment, 3),
             "concept_coverage": round(result.concept_coverage, 3),
             "podcast_matches_paper": verdict.passed,
-            "timeline": _png_md("Segment types over the audio", timeline_png(result, transcription.duration)),
+            "timeline": _timeline_md(result, transcription.duration),
             **usage.as_metadata(),
         },
         check_results=[
@@ -153,7 +155,7 @@ def structure_profiles(context: dg.AssetExecutionContext, artifacts: ArtifactSto
             "words_per_minute": round(profile.words_per_minute, 1),
             "concepts_per_minute": round(profile.concepts_per_minute, 2),
             "figures_discussed": len(profile.figures_discussed),
-            "timeline": _png_md("Segment types over the audio", timeline_png(segments, transcription.duration)),
+            "timeline": _timeline_md(segments, transcription.duration),
         }
     )
 

@@ -1,13 +1,12 @@
 """Ingest stage: each pair's paper becomes a document graph, its podcast a word-timed transcript."""
 
-import base64
 import time
 
 import dagster as dg
 
 from podcast_assets.core.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.pdf import EXTRACTOR_VERSION, attach_figure_images
-from podcast_assets.core.previews import png_thumbnail, transcript_preview_markdown
+from podcast_assets.core.previews import png_markdown, png_thumbnail, transcript_preview_markdown
 from podcast_assets.core.storage import cache_key, pair_record_path, sha256_file
 from podcast_assets.defs.failures import user_errors_fail_the_partition
 from podcast_assets.defs.partitions import training_pairs
@@ -72,9 +71,12 @@ def document_graphs(
     }
     if graph.figures:
         first = graph.figures[0]
-        thumb = base64.b64encode(png_thumbnail(store.read_bytes(first.image_path))).decode()
         metadata["first_figure"] = dg.MetadataValue.md(
-            f"**{first.id}** (p. {first.page}): {first.caption[:300]}\n\n![{first.id}](data:image/png;base64,{thumb})"
+            png_markdown(
+                f"**{first.id}** (p. {first.page}): {first.caption[:300]}",
+                png_thumbnail(store.read_bytes(first.image_path)),
+                alt=first.id,
+            )
         )
     if graph.warnings:
         metadata["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in graph.warnings))
