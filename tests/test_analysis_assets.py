@@ -13,28 +13,22 @@ from podcast_assets.core.models import SEGMENT_TYPES, AlignedSegments, Structure
 from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.definitions import build_definitions
 from podcast_assets.defs.analysis import aligned_segments_path, structure_profile_path, style_profile_path
-from podcast_assets.defs.jobs import AGGREGATE_JOB_NAME, PAIR_JOB_NAME
+from podcast_assets.defs.jobs import PAIR_JOB_NAME
 from podcast_assets.defs.sensors import aggregate_sensor, training_pairs_sensor
 from tests.conftest import EXAMPLE_PAIRS, require_shared_pairs
-from tests.dagster_helpers import make_config
-from tests.test_sensor import tick
+from tests.dagster_helpers import make_config, tick
 
 
 def run_requested(defs, instance, sensor, cursor=None):
     """One tick of `sensor`, then every run it requested, in process. Returns (cursor, {partition: result})."""
-    result = tick(defs, instance, cursor) if sensor is training_pairs_sensor else _tick_aggregate(defs, instance, cursor)
+    result = tick(defs, instance, cursor, sensor=sensor)
     outcomes = {}
     for request in result.run_requests or []:
-        job = defs.resolve_job_def(request.job_name or (PAIR_JOB_NAME if sensor is training_pairs_sensor else AGGREGATE_JOB_NAME))
+        job = defs.resolve_job_def(request.job_name or sensor.job_name)
         outcomes[request.partition_key] = job.execute_in_process(
             partition_key=request.partition_key, instance=instance, tags=request.tags, raise_on_error=False
         )
     return result.cursor, outcomes
-
-
-def _tick_aggregate(defs, instance, cursor):
-    context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs)
-    return aggregate_sensor.evaluate_tick(context)
 
 
 def materialization_count(instance, asset: str, partition: str) -> int:

@@ -12,7 +12,12 @@ import pytest
 from podcast_assets.core.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.storage import LocalArtifactStore, pair_record_path
 from podcast_assets.definitions import build_resources
-from podcast_assets.defs.ingest import document_graph_path, document_graphs, transcription_path, transcriptions
+from podcast_assets.defs.ingest import (
+    document_graph_path,
+    document_graphs,
+    transcription_path,
+    transcriptions,
+)
 from podcast_assets.defs.partitions import training_pairs
 from tests.conftest import EXAMPLE_PAIRS, require_shared_pairs
 from tests.dagster_helpers import make_config

@@ -15,7 +15,14 @@ from podcast_assets.defs.analysis import aligned_segments, aligned_segments_path
 from podcast_assets.defs.ingest import document_graph_path, transcription_path
 from podcast_assets.defs.partitions import training_pairs
 from tests.dagster_helpers import make_config
-from tests.fake_llm_server import FakeLLMServer, RecordedRequest, Reply, ok, rate_limited, unauthorized_echoing_key
+from tests.fake_llm_server import (
+    FakeLLMServer,
+    RecordedRequest,
+    Reply,
+    ok,
+    rate_limited,
+    unauthorized_echoing_key,
+)
 
 PAIR = "kd-survey-notebookllama-ollama"
 

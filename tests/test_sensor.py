@@ -11,7 +11,7 @@ from podcast_assets.definitions import build_definitions
 from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.defs.sensors import training_pairs_sensor
 from tests.core.test_pairs import make_pair
-from tests.dagster_helpers import make_config
+from tests.dagster_helpers import make_config, tick
 
 
 @pytest.fixture
@@ -21,21 +21,6 @@ def world(tmp_path):
     defs = build_definitions(make_config(pairs_dir, tmp_path / "artifacts"))
     with dg.instance_for_test() as instance:
         yield pairs_dir, defs, instance
-
-
-def tick(defs, instance, cursor=None):
-    """Evaluate one tick and apply its partition requests, as the daemon would."""
-    context = dg.build_sensor_context(
-        instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs, resources=defs.resources
-    )
-    result = training_pairs_sensor.evaluate_tick(context)
-    for request in result.dynamic_partitions_requests or []:
-        if isinstance(request, dg.AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-        else:
-            for key in request.partition_keys:
-                instance.delete_dynamic_partition(request.partitions_def_name, key)
-    return result
 
 
 def partitions(instance):

@@ -6,7 +6,14 @@ import pytest
 
 from podcast_assets.core.errors import PairError
 from podcast_assets.core.models import PairMeta
-from podcast_assets.core.pairs import add_pair, discover_pairs, pair_files, remove_pair, suggest_pair_id, validate_pair_id
+from podcast_assets.core.pairs import (
+    add_pair,
+    discover_pairs,
+    pair_files,
+    remove_pair,
+    suggest_pair_id,
+    validate_pair_id,
+)
 
 
 def make_pair(root: Path, pair_id: str, audio: str | None = "podcast.mp3", meta: str | None = None) -> Path:
