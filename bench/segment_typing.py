@@ -13,11 +13,12 @@ from pathlib import Path
 
 import yaml
 
-from podcast_assets.core.analysis import analyse_pair, llm_typer
+from podcast_assets.core.analysis.alignment import analyse_pair
+from podcast_assets.core.analysis.llm_typer import llm_typer
 from podcast_assets.core.config import load_config
+from podcast_assets.core.ingest.pdf import extract_document_graph
 from podcast_assets.core.llm import UsageTotals, load_prompt
 from podcast_assets.core.metrics import time_weighted_typing_accuracy
-from podcast_assets.core.pdf import extract_document_graph
 from podcast_assets.resources.asr import ASRResource
 from podcast_assets.resources.llm import LLMResource
 

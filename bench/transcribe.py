@@ -9,11 +9,11 @@ normalisation (case, punctuation) and summed over clips as total edits / total r
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
-from podcast_assets.core.metrics import edit_distance, normalize_text
+from podcast_assets.core.metrics import word_errors
+from podcast_assets.core.text import clean_reference_script
 from podcast_assets.resources.asr import ASRResource
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -25,17 +25,6 @@ DEFAULT_PAIRS = (
 )
 TARGET_RTF = 5.0
 TARGET_WER = 0.10
-
-
-def script_text(path: Path) -> str:
-    """A pair's transcript.txt without speaker prefixes ("Speaker 1:") or SSML-like tags."""
-    text = re.sub(r"<[^>]+>", " ", path.read_text())
-    return re.sub(r"^\s*Speaker \d+:\s*", "", text, flags=re.M)
-
-
-def edits(reference: str, hypothesis: str) -> tuple[int, int]:
-    ref = normalize_text(reference)
-    return edit_distance(ref, normalize_text(hypothesis)), len(ref)
 
 
 def mark(ok: bool) -> str:
@@ -70,7 +59,7 @@ def main() -> None:
               f"{len(result.words)} words, mean confidence {result.mean_confidence:.3f}")
         script = pair / "transcript.txt"
         if script.is_file():
-            wrong, total = edits(script_text(script), result.text)
+            wrong, total = word_errors(clean_reference_script(script.read_text()), result.text)
             print(f"  WER against transcript.txt: {wrong / total:.1%} ({wrong} edits / {total} words)")
 
     print(f"\nspeech clips ({SPEECH_DIR}):")
@@ -78,7 +67,7 @@ def main() -> None:
     all_wrong = all_total = 0
     for clip in clips:
         result = asr.transcribe(clip)
-        wrong, total = edits(clip.with_suffix(".txt").read_text(), result.text)
+        wrong, total = word_errors(clip.with_suffix(".txt").read_text(), result.text)
         all_wrong, all_total = all_wrong + wrong, all_total + total
         print(f"  {clip.name}: WER {wrong / total:.1%} ({wrong}/{total})  {result.text!r}")
     if all_total:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from podcast_assets.core.config import PipelineConfig, load_config
 from podcast_assets.core.errors import PodcastAssetsError
-from podcast_assets.core.models import PairMeta
-from podcast_assets.core.pairs import add_pair, discover_pairs, remove_pair
+from podcast_assets.core.ingest.models import PairMeta
+from podcast_assets.core.ingest.pairs import add_pair, discover_pairs, remove_pair
 from podcast_assets.core.storage import PAIRS_PREFIX
 
 
@@ -170,8 +170,9 @@ def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
 
 def cmd_profile(args: argparse.Namespace, config: PipelineConfig) -> int:
     """Print the learned profiles: the aggregate (show), or each pair's structure or style."""
-    from podcast_assets.core.aggregate import aggregated_markdown, load_current
-    from podcast_assets.core.models import StructureProfile, StyleProfile
+    from podcast_assets.core.analysis.aggregate import aggregated_markdown
+    from podcast_assets.core.analysis.models import StructureProfile, StyleProfile
+    from podcast_assets.core.analysis.profile_store import load_current
     from podcast_assets.core.storage import LocalArtifactStore, pair_record_path
 
     store = LocalArtifactStore(config.storage.root)

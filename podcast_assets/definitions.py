@@ -5,7 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from podcast_assets.core.config import PipelineConfig, load_config
-from podcast_assets.defs.analysis import aggregated_profile, aligned_segments, structure_profiles, style_profiles
+from podcast_assets.defs.analysis import (
+    aggregated_profile,
+    aligned_segments,
+    structure_profiles,
+    style_profiles,
+)
 from podcast_assets.defs.ingest import document_graphs, transcriptions
 from podcast_assets.defs.jobs import aggregate_job, pair_pipeline
 from podcast_assets.defs.sensors import aggregate_sensor, training_pairs_sensor

@@ -8,8 +8,8 @@ import shutil
 import dagster as dg
 import pytest
 
-from podcast_assets.core.aggregate import load_current
-from podcast_assets.core.models import SEGMENT_TYPES, AlignedSegments, StructureProfile, StyleProfile
+from podcast_assets.core.analysis.models import SEGMENT_TYPES, AlignedSegments, StructureProfile, StyleProfile
+from podcast_assets.core.analysis.profile_store import load_current
 from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.definitions import build_definitions
 from podcast_assets.defs.analysis import aligned_segments_path, structure_profile_path, style_profile_path

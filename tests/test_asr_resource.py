@@ -7,7 +7,6 @@ import email.policy
 import io
 import json
 import logging
-import re
 import threading
 import traceback
 import wave
@@ -19,9 +18,10 @@ import numpy as np
 import pytest
 
 import podcast_assets.resources.asr as asr
-from podcast_assets.core.audio import SAMPLE_RATE
 from podcast_assets.core.errors import AudioError, ConfigError, TranscriptionError
+from podcast_assets.core.ingest.audio import SAMPLE_RATE
 from podcast_assets.core.metrics import word_error_rate
+from podcast_assets.core.text import clean_reference_script
 from podcast_assets.resources.asr import ASRResource
 from tests.conftest import require_shared_pairs, require_shared_speech
 
@@ -309,7 +309,7 @@ def test_local_real_podcast_matches_its_tts_script():
     pair = next((p for p in require_shared_pairs() if p.name == "kd-survey-notebookllama-ollama"), None)
     if pair is None:
         pytest.skip("the kd-survey-notebookllama-ollama pair (exact TTS script) is not in ../shared/data/pairs")
-    script = re.sub(r"^Speaker \d+:\s*", "", (pair / "transcript.txt").read_text(), flags=re.M)
+    script = clean_reference_script((pair / "transcript.txt").read_text())
     result = ASRResource().transcribe(pair / "podcast.mp3")
     assert word_error_rate(script, result.text) <= 0.10
     assert result.duration == pytest.approx(193.3, abs=0.5) and result.mean_confidence > 0.8

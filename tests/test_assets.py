@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from podcast_assets.core.models import DocumentGraph, TranscriptionResult
+from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.storage import LocalArtifactStore, pair_record_path
 from podcast_assets.definitions import build_resources
 from podcast_assets.defs.ingest import (
@@ -65,12 +65,13 @@ def test_transcriptions_of_real_podcasts_are_word_timed(ingested):
 def test_the_kd_survey_transcript_matches_its_tts_script(ingested):
     """kd-survey's podcast was read by TTS from an exact script: the words must largely agree."""
     from podcast_assets.core.metrics import word_error_rate
+    from podcast_assets.core.text import clean_reference_script
 
     config, results = ingested
     if "kd-survey-notebookllama-ollama" not in results:
         pytest.skip("kd-survey pair not in ../shared/data/pairs")
     script = (require_shared_pairs()[0].parent / "kd-survey-notebookllama-ollama" / "transcript.txt").read_text()
-    reference = " ".join(line.split(":", 1)[-1] for line in script.splitlines())
+    reference = clean_reference_script(script)
     record = LocalArtifactStore(config.storage.root).read_model(transcription_path("kd-survey-notebookllama-ollama"), TranscriptionResult)
     assert word_error_rate(reference, record.text) < 0.15
 

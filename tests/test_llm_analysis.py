@@ -8,7 +8,8 @@ import re
 import dagster as dg
 import pytest
 
-from podcast_assets.core.models import AlignedSegments
+from podcast_assets.core.analysis.local_typer import LOCAL_TYPER
+from podcast_assets.core.analysis.models import AlignedSegments
 from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.definitions import build_resources
 from podcast_assets.defs.analysis import aligned_segments, aligned_segments_path
@@ -130,4 +131,4 @@ def test_a_podcast_about_another_paper_is_flagged_before_any_llm_call(ingested, 
         assert server.requests == []
     [evaluation] = result.get_asset_check_evaluations()
     assert not evaluation.passed and "another paper" in evaluation.description
-    assert own.read_model(aligned_segments_path("mismatched"), AlignedSegments).classifier == "local-tfidf-v1"
+    assert own.read_model(aligned_segments_path("mismatched"), AlignedSegments).classifier == LOCAL_TYPER

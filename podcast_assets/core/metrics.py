@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
-_NON_WORD = re.compile(r"[^\w']+")
-_EDGE_APOSTROPHES = re.compile(r"(?<!\w)'+|'+(?!\w)")
+from podcast_assets.core.text import normalize_text
 
 
 def edit_distance(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
@@ -28,20 +24,19 @@ def edit_distance(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
     return previous[-1]
 
 
-def normalize_text(text: str) -> list[str]:
-    """Lowercase words without punctuation; apostrophes inside words are kept ("don't")."""
-    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
-    text = _NON_WORD.sub(" ", text).replace("_", " ")
-    return _EDGE_APOSTROPHES.sub(" ", text).split()
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(word edits that turn the hypothesis into the reference, reference words), after normalisation.
+    Summed over clips they give a corpus word error rate."""
+    ref = normalize_text(reference)
+    return edit_distance(ref, normalize_text(hypothesis)), len(ref)
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
     """Word edits needed to turn the hypothesis into the reference, over the reference's word count."""
-    ref = normalize_text(reference)
-    hyp = normalize_text(hypothesis)
-    if not ref:
-        return 0.0 if not hyp else 1.0
-    return edit_distance(ref, hyp) / len(ref)
+    edits, words = word_errors(reference, hypothesis)
+    if not words:
+        return 0.0 if not normalize_text(hypothesis) else 1.0
+    return edits / words
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import base64
 
 import pymupdf
 
-from podcast_assets.core.models import TranscriptionResult
+from podcast_assets.core.ingest.models import TranscriptionResult
 
 
 def png_thumbnail(png: bytes, max_px: int = 480) -> bytes:

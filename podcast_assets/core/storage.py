@@ -18,8 +18,8 @@ import hashlib
 import json
 import os
 import tempfile
-from pathlib import Path, PurePosixPath
 from collections.abc import Callable
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError

@@ -6,26 +6,26 @@ from pathlib import Path
 
 import dagster as dg
 
-from podcast_assets.core.aggregate import (
-    aggregate_profiles,
+from podcast_assets.core.analysis.aggregate import (
     aggregated_markdown,
-    latest_matching,
-    next_version,
-    save_aggregated,
+    learn_aggregated_profile,
     source_fingerprint,
 )
-from podcast_assets.core.analysis import LOCAL_TYPER, analyse_pair, llm_typer
-from podcast_assets.core.llm import UsageTotals, load_prompt
-from podcast_assets.core.models import (
-    AlignedSegments,
-    DocumentGraph,
-    StructureProfile,
-    StyleProfile,
-    TranscriptionResult,
+from podcast_assets.core.analysis.alignment import analyse_pair
+from podcast_assets.core.analysis.llm_typer import llm_typer
+from podcast_assets.core.analysis.local_typer import LOCAL_TYPER
+from podcast_assets.core.analysis.models import AlignedSegments, StructureProfile, StyleProfile
+from podcast_assets.core.analysis.pair_check import podcast_matches_paper
+from podcast_assets.core.analysis.profile_store import latest_matching, next_version, save_aggregated
+from podcast_assets.core.analysis.profiles import (
+    profile_markdown,
+    structure_profile,
+    style_profile,
+    timeline_png,
 )
-from podcast_assets.core.pair_check import podcast_matches_paper
+from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
+from podcast_assets.core.llm import UsageTotals, load_prompt
 from podcast_assets.core.previews import png_markdown
-from podcast_assets.core.profiles import profile_markdown, structure_profile, style_profile, timeline_png
 from podcast_assets.core.storage import pair_record_path
 from podcast_assets.defs.failures import user_errors_fail_the_partition
 from podcast_assets.defs.ingest import (
@@ -212,7 +212,7 @@ def aggregated_profile(
         profile = latest_matching(store, fingerprint)
         reused = profile is not None
         if profile is None:
-            profile = aggregate_profiles(
+            profile = learn_aggregated_profile(
                 structures,
                 styles,
                 depth_targets=profile_settings.depth_targets,

@@ -4,8 +4,8 @@ import time
 
 import dagster as dg
 
-from podcast_assets.core.models import DocumentGraph, TranscriptionResult
-from podcast_assets.core.pdf import EXTRACTOR_VERSION, attach_figure_images
+from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
+from podcast_assets.core.ingest.pdf import EXTRACTOR_VERSION, attach_figure_images
 from podcast_assets.core.previews import png_markdown, png_thumbnail, transcript_preview_markdown
 from podcast_assets.core.storage import cache_key, pair_record_path, sha256_file
 from podcast_assets.defs.failures import user_errors_fail_the_partition

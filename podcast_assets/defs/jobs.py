@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 PAIR_JOB_NAME = "pair_pipeline"
-AGGREGATE_JOB_NAME = "aggregate_profiles"
+AGGREGATE_JOB_NAME = "aggregate_pairs"
 
 pair_pipeline = dg.define_asset_job(
     PAIR_JOB_NAME,

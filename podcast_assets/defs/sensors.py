@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from podcast_assets.core.pair_sync import plan_sync
+from podcast_assets.core.ingest.pair_sync import plan_sync
 from podcast_assets.defs.jobs import PAIR_JOB_NAME, aggregate_job, pair_pipeline
 from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.resources.pairs import PairsResource

@@ -18,11 +18,10 @@ from typing import Any, Literal
 import dagster as dg
 import numpy as np
 
-from podcast_assets.core.audio import SAMPLE_RATE, check_decoded, decode_audio, probe_audio
 from podcast_assets.core.errors import ConfigError, TranscriptionError
-from podcast_assets.core.models import TranscriptionResult, TranscriptSegment
-from podcast_assets.core.storage import sha256_file
-from podcast_assets.core.transcript import (
+from podcast_assets.core.ingest.audio import SAMPLE_RATE, check_decoded, decode_audio, probe_audio
+from podcast_assets.core.ingest.models import TranscriptionResult, TranscriptSegment
+from podcast_assets.core.ingest.transcript import (
     build_result,
     check_transcript,
     merge_chunk_results,
@@ -30,6 +29,7 @@ from podcast_assets.core.transcript import (
     segments_from_verbose_json,
     split_for_upload,
 )
+from podcast_assets.core.storage import sha256_file
 
 BUNDLED_MODEL = "tiny.en"
 TRANSCRIBE_VERSION = 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from podcast_assets.core.pairs import Discovery, PairFiles, discover_pairs, pair_files
+from podcast_assets.core.ingest.pairs import Discovery, PairFiles, discover_pairs, pair_files
 
 
 class PairsResource(dg.ConfigurableResource):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from podcast_assets.core.models import DocumentGraph
-from podcast_assets.core.pdf import EXTRACTOR_VERSION, extract_document_graph
+from podcast_assets.core.ingest.models import DocumentGraph
+from podcast_assets.core.ingest.pdf import EXTRACTOR_VERSION, extract_document_graph
 
 
 class PdfExtractorResource(dg.ConfigurableResource):

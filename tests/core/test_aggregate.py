@@ -4,20 +4,22 @@ import itertools
 
 import pytest
 
-from podcast_assets.core.aggregate import (
-    aggregate_profiles,
+from podcast_assets.core.analysis.aggregate import (
     aggregated_markdown,
     canonical_sequence,
     compress_runs,
+    learn_aggregated_profile,
+    source_fingerprint,
+)
+from podcast_assets.core.analysis.models import StructureProfile, StyleProfile
+from podcast_assets.core.analysis.profile_store import (
     latest_matching,
     load_current,
     next_version,
     save_aggregated,
-    source_fingerprint,
 )
+from podcast_assets.core.analysis.profiles import structure_profile, style_profile
 from podcast_assets.core.errors import StorageError
-from podcast_assets.core.models import StructureProfile, StyleProfile
-from podcast_assets.core.profiles import structure_profile, style_profile
 from podcast_assets.core.storage import LocalArtifactStore
 from tests.core.test_profiles import build_pair
 
@@ -70,7 +72,7 @@ def _profiles(**kwargs) -> tuple[list[StructureProfile], list[StyleProfile]]:
 
 def _aggregate(version: int = 1, created_at: str = "2025-01-01T00:00:00+00:00", depths=DEPTHS):
     structures, styles = _profiles()
-    return aggregate_profiles(
+    return learn_aggregated_profile(
         structures, styles, depth_targets=depths, version=version, created_at=created_at
     )
 
@@ -152,15 +154,15 @@ def test_style_variants_by_gender_and_speaker_count():
 def test_mismatched_inputs_are_refused():
     structures, styles = _profiles()
     with pytest.raises(ValueError):
-        aggregate_profiles(structures, styles[:2], depth_targets=DEPTHS, version=1, created_at="x")
+        learn_aggregated_profile(structures, styles[:2], depth_targets=DEPTHS, version=1, created_at="x")
     with pytest.raises(ValueError):
-        aggregate_profiles([], [], depth_targets=DEPTHS, version=1, created_at="x")
+        learn_aggregated_profile([], [], depth_targets=DEPTHS, version=1, created_at="x")
 
 
 def test_fingerprint_tracks_inputs_not_time_or_order():
     structures, styles = _profiles()
     first = _aggregate(created_at="2025-01-01T00:00:00+00:00")
-    again = aggregate_profiles(
+    again = learn_aggregated_profile(
         structures[::-1],
         styles[::-1],
         depth_targets=DEPTHS,
@@ -182,7 +184,7 @@ def test_versions_are_written_once_and_current_follows(tmp_path):
     assert load_current(store) == v1 and next_version(store) == 2
 
     structures, styles = _profiles()
-    v2 = aggregate_profiles(
+    v2 = learn_aggregated_profile(
         structures[:2],
         styles[:2],
         depth_targets=DEPTHS,

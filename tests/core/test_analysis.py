@@ -8,23 +8,13 @@ import json
 import pytest
 import yaml
 
-from podcast_assets.core.analysis import (
-    LOCAL_TYPER,
-    SegmentEvidence,
-    SegmentTypingReply,
-    TypedSegment,
-    analyse_pair,
-    find_analogies,
-    find_questions,
-    llm_typer,
-    local_typer,
-    section_type_prior,
-)
-from podcast_assets.core.llm import CallRecord, LLMResponseError, load_prompt, validate_reply
-from podcast_assets.core.metrics import time_weighted_typing_accuracy
-from podcast_assets.core.models import (
-    SEGMENT_TYPES,
-    AlignedSegments,
+from podcast_assets.core.analysis.alignment import analyse_pair
+from podcast_assets.core.analysis.evidence import SegmentEvidence
+from podcast_assets.core.analysis.llm_typer import SegmentTypingReply, TypedSegment, llm_typer
+from podcast_assets.core.analysis.local_typer import LOCAL_TYPER, local_typer, section_type_prior
+from podcast_assets.core.analysis.models import SEGMENT_TYPES, AlignedSegments
+from podcast_assets.core.analysis.segmentation import segment_transcript
+from podcast_assets.core.ingest.models import (
     BBox,
     DocumentGraph,
     Figure,
@@ -33,7 +23,9 @@ from podcast_assets.core.models import (
     TextAtom,
     TranscriptionResult,
 )
-from podcast_assets.core.segmentation import segment_transcript
+from podcast_assets.core.llm import CallRecord, LLMResponseError, load_prompt, validate_reply
+from podcast_assets.core.metrics import time_weighted_typing_accuracy
+from podcast_assets.core.text import find_analogies, find_questions
 from tests.conftest import PROJECT_ROOT
 from tests.core.test_segmentation import transcription
 

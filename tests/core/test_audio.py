@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from podcast_assets.core.audio import SAMPLE_RATE, check_decoded, decode_audio, probe_audio
 from podcast_assets.core.errors import AudioError
+from podcast_assets.core.ingest.audio import SAMPLE_RATE, check_decoded, decode_audio, probe_audio
 from tests.conftest import require_shared_pairs, require_shared_speech
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from podcast_assets.core.keyphrases import extract_key_concepts
-from podcast_assets.core.models import BBox, TextAtom
+from podcast_assets.core.ingest.keyphrases import extract_key_concepts
+from podcast_assets.core.ingest.models import BBox, TextAtom
 
 BOX = BBox(x0=0, y0=0, x1=100, y1=20)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from podcast_assets.core.models import AlignedSegments
-from podcast_assets.core.pair_check import podcast_matches_paper
+from podcast_assets.core.analysis.models import AlignedSegments
+from podcast_assets.core.analysis.pair_check import podcast_matches_paper
 
 
 def figures(alignment: float, coverage: float) -> AlignedSegments:

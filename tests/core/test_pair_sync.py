@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from podcast_assets.core.pair_sync import plan_sync
-from podcast_assets.core.pairs import discover_pairs
+from podcast_assets.core.ingest.pair_sync import plan_sync
+from podcast_assets.core.ingest.pairs import discover_pairs
 from tests.core.test_pairs import make_pair
 
 

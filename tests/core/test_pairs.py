@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from podcast_assets.core.errors import PairError
-from podcast_assets.core.models import PairMeta
-from podcast_assets.core.pairs import (
+from podcast_assets.core.ingest.models import PairMeta
+from podcast_assets.core.ingest.pairs import (
     add_pair,
     discover_pairs,
     pair_files,

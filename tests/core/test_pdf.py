@@ -9,9 +9,9 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from podcast_assets.core import pdf
 from podcast_assets.core.errors import PdfError
-from podcast_assets.core.models import DocumentGraph
+from podcast_assets.core.ingest import pdf
+from podcast_assets.core.ingest.models import DocumentGraph
 from tests.conftest import require_shared_pairs
 
 BODY = (
@@ -271,25 +271,46 @@ def test_too_many_pages(tmp_path: Path) -> None:
     assert_rejected(exc, path, "5 pages", "limit of 3")
 
 
-def test_extraction_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def hang(path: Path, min_chars_per_page: int):
-        time.sleep(60)
+def hanging_worker(conn, path: str, min_chars_per_page: int) -> None:
+    """A child that never answers, as pymupdf does on some malformed files."""
+    time.sleep(60)
 
-    monkeypatch.setattr(pdf, "_extract", hang)  # inherited by the forked child
+
+def crashing_worker(conn, path: str, min_chars_per_page: int) -> None:
+    """A child that dies without a word, as a segfault in the parser would."""
+    os._exit(3)
+
+
+def test_extraction_timeout(tmp_path: Path) -> None:
     path = text_pdf(tmp_path / "paper.pdf")
     start = time.monotonic()
     with pytest.raises(PdfError) as exc:
-        pdf.extract_document_graph(path, timeout_s=1)
-    assert time.monotonic() - start < 10
-    assert_rejected(exc, path, "did not finish within 1 s")
+        pdf.extract_document_graph(path, timeout_s=3, worker=hanging_worker)
+    assert time.monotonic() - start < 15
+    assert_rejected(exc, path, "did not finish within 3 s")
 
 
-def test_child_crash_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pdf, "_extract", lambda path, min_chars_per_page: os._exit(3))
+def test_child_crash_is_reported(tmp_path: Path) -> None:
     path = text_pdf(tmp_path / "paper.pdf")
     with pytest.raises(PdfError) as exc:
-        pdf.extract_document_graph(path, timeout_s=30)
-    assert_rejected(exc, path, "crashed")
+        pdf.extract_document_graph(path, timeout_s=30, worker=crashing_worker)
+    assert_rejected(exc, path, "crashed", "exit code 3")
+
+
+def test_the_extraction_child_is_spawned_not_forked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked copy of a threaded worker can deadlock on a lock another thread held; spawn starts clean."""
+    import multiprocessing
+
+    methods = []
+    real = multiprocessing.get_context
+
+    def spy(method=None):
+        methods.append(method)
+        return real(method)
+
+    monkeypatch.setattr(multiprocessing, "get_context", spy)
+    graph, _ = pdf.extract_document_graph(text_pdf(tmp_path / "paper.pdf"))
+    assert methods == ["spawn"] and graph.page_count == 1
 
 
 def test_font_heading_fallback_without_outline(tmp_path: Path) -> None:

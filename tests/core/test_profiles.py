@@ -5,9 +5,15 @@ from typing import Any
 
 import pytest
 
-from podcast_assets.core.metrics import normalize_text
-from podcast_assets.core.models import AlignedSegment, AlignedSegments, TranscriptionResult, TranscriptSegment
-from podcast_assets.core.profiles import profile_markdown, structure_profile, style_profile, timeline_png
+from podcast_assets.core.analysis.models import AlignedSegment, AlignedSegments
+from podcast_assets.core.analysis.profiles import (
+    profile_markdown,
+    structure_profile,
+    style_profile,
+    timeline_png,
+)
+from podcast_assets.core.ingest.models import TranscriptionResult, TranscriptSegment
+from podcast_assets.core.text import normalize_text
 
 Spec = tuple[str, float, str] | tuple[str, float, str, dict[str, Any]]
 
@@ -101,7 +107,7 @@ def test_structure_profile_of_a_five_part_podcast():
     assert profile.concepts_per_minute == pytest.approx(3 / 5.5)
     assert profile.figures_discussed == ["fig-2", "fig-3"]
     assert profile.figure_count == 2
-    assert profile.transition_phrases == [
+    assert profile.type_change_openings == [
         "so first some context",
         "now let's move on to how it works",
         "the big result is a speedup",
@@ -121,7 +127,7 @@ def test_repeated_types_are_counted_and_averaged():
     assert profile.mean_duration_by_type["background"] == 30
     assert profile.total_duration == 100 and profile.segmented_duration == 80
     assert profile.time_share_by_type["background"] == pytest.approx(60 / 80)
-    assert profile.transition_phrases == ["one", "bye"]
+    assert profile.type_change_openings == ["one", "bye"]
 
 
 def test_style_counts_questions_examples_enthusiasm_and_sentences():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from podcast_assets.core.models import TranscriptionResult, TranscriptSegment, Word
-from podcast_assets.core.segmentation import segment_transcript
+from podcast_assets.core.analysis.segmentation import segment_transcript
+from podcast_assets.core.ingest.models import TranscriptionResult, TranscriptSegment, Word
 
 
 def whisper_segment(i: int, start: float, end: float, text: str) -> TranscriptSegment:

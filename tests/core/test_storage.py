@@ -5,7 +5,7 @@ import os
 import pytest
 
 from podcast_assets.core.errors import StorageError
-from podcast_assets.core.models import PairMeta
+from podcast_assets.core.ingest.models import PairMeta
 from podcast_assets.core.storage import LocalArtifactStore, atomic_write_bytes, cache_key
 
 

@@ -9,10 +9,10 @@ import wave
 import numpy as np
 import pytest
 
-from podcast_assets.core.audio import SAMPLE_RATE, decode_audio
 from podcast_assets.core.errors import TranscriptionError
-from podcast_assets.core.models import TranscriptSegment, Word
-from podcast_assets.core.transcript import (
+from podcast_assets.core.ingest.audio import SAMPLE_RATE, decode_audio
+from podcast_assets.core.ingest.models import TranscriptSegment, Word
+from podcast_assets.core.ingest.transcript import (
     build_result,
     check_transcript,
     detect_repetition_loop,

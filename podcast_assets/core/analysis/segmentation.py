@@ -16,8 +16,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from podcast_assets.core.keyphrases import STOPWORDS
-from podcast_assets.core.models import TranscriptionResult, Word
+from podcast_assets.core.ingest.models import TranscriptionResult, Word
+from podcast_assets.core.text import SPOKEN_STOPWORDS, STOPWORDS
 
 WINDOW_WORDS = 40
 """Content words on each side of a boundary in the lexical comparison (about 30 s of speech)."""
@@ -31,15 +31,6 @@ OUT_OF_BOUNDS_PENALTY = 20.0
 
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 _CONTENT = re.compile(r"[a-z][a-z'\-]*[a-z]")
-SPOKEN_STOPWORDS = frozenset(
-    """
-    yeah yes okay oh wow um uh hmm right really actually just like know think thing things going get got
-    lot lots kind sort exactly great question point absolutely mean let's it's that's there's what's
-    i'm you're we're they're don't doesn't isn't can't won't gonna wanna say says said talk talking
-    today everyone folks guys welcome thanks thank
-    """.split()
-)
-"""Words of talk that carry no topic, on top of the written-English STOPWORDS."""
 
 
 @dataclass(frozen=True)

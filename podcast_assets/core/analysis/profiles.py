@@ -10,25 +10,31 @@ from collections.abc import Iterable
 
 from wordfreq import zipf_frequency
 
-from podcast_assets.core.keyphrases import STOPWORDS
-from podcast_assets.core.metrics import normalize_text
-from podcast_assets.core.models import (
+from podcast_assets.core.analysis.models import (
     FIGURE_STYLES,
     SEGMENT_TYPES,
     AlignedSegment,
     AlignedSegments,
     StructureProfile,
     StyleProfile,
-    TranscriptionResult,
+)
+from podcast_assets.core.ingest.models import TranscriptionResult
+from podcast_assets.core.text import (
+    ANALOGY,
+    STOPWORDS,
+    VISUAL_NOUNS,
+    fold,
+    is_question,
+    names_a_numbered_visual,
+    normalize_text,
+    sentences,
 )
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _CLAUSE_END = re.compile(r"[,.;:!?\u2014]")
 _OPENING_MAX_WORDS = 8
 _NGRAM_SIZES = (2, 3, 4)
 _RARE_ZIPF = 3.0
 _ALPHA = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 ENTHUSIASM_WORDS = (
     "amazing", "awesome", "brilliant", "cool", "exciting", "excited", "fantastic", "fascinating",
@@ -39,22 +45,6 @@ EMPHASIS_CUES = frozenset(
     "fundamental significant noting".split()
 )
 _EXAMPLE = re.compile(r"\b(?:for example|for instance|such as|let's say)\b")
-_ANALOGY = re.compile(
-    r"\b(?:think of|imagine|it's like|is like|are like|kind of like|sort of like|just like|similar to|"
-    r"analogous|as if|picture this)\b"
-)
-_FIGURE_NUMBER = re.compile(r"\b(?:figure|fig\.?|table)\s*\d+", re.IGNORECASE)
-_FIGURE_WORD = re.compile(r"\b(?:figure|graph|plot|chart|diagram|image|picture|table|axis|curve)s?\b", re.I)
-
-
-def _fold(text: str) -> str:
-    """Case-folded text with straight apostrophes, for marker matching."""
-    return text.casefold().translate(_APOSTROPHES)
-
-
-def _sentences(text: str) -> list[str]:
-    """Sentences of a transcript text (split after . ! ?), without empty ones."""
-    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if normalize_text(s)]
 
 
 def _opening(text: str) -> str:
@@ -112,7 +102,7 @@ def structure_profile(segments: AlignedSegments, transcription: TranscriptionRes
         figures_discussed=figures,
         figure_count=len(figures),
         figures_per_minute=_per_minute(len(figures), audio),
-        transition_phrases=[p for s in _type_changes(segs) if (p := _opening(s.text))],
+        type_change_openings=[p for s in _type_changes(segs) if (p := _opening(s.text))],
     )
 
 
@@ -142,16 +132,16 @@ def _role_phrases(
 
 def _term_alternation(terms: Iterable[str]) -> str | None:
     """A regex group matching any of the terms (case-folded, longest first), or None without terms."""
-    alternatives = sorted({re.escape(_fold(t)) for t in terms if t.strip()}, key=len, reverse=True)
+    alternatives = sorted({re.escape(fold(t)) for t in terms if t.strip()}, key=len, reverse=True)
     return "(?:" + "|".join(alternatives) + ")" if alternatives else None
 
 
 def _definition_kind(sentence: str, terms: str | None) -> str | None:
     """'analogy', 'example' or 'copula' when the sentence defines one of the terms, else None."""
-    lowered = _fold(sentence)
+    lowered = fold(sentence)
     if terms is None or not re.search(rf"\b{terms}\b", lowered):
         return None
-    if _ANALOGY.search(lowered):
+    if ANALOGY.search(lowered):
         return "analogy"
     if _EXAMPLE.search(lowered):
         return "example"
@@ -164,17 +154,17 @@ def _definition_kind(sentence: str, terms: str | None) -> str | None:
 
 
 def _jargon_occurrences(segment: AlignedSegment) -> int:
-    text = _fold(segment.text)
+    text = fold(segment.text)
     return sum(
-        max(1, len(re.findall(rf"\b{re.escape(_fold(term))}\b", text)))
+        max(1, len(re.findall(rf"\b{re.escape(fold(term))}\b", text)))
         for term in dict.fromkeys(segment.technical_terms)
     )
 
 
 def _figure_mention(segment: AlignedSegment) -> str | None:
-    if _FIGURE_NUMBER.search(segment.text):
+    if names_a_numbered_visual(segment.text):
         return "referenced_by_number"
-    if segment.type == "figure" or segment.referenced_figures or _FIGURE_WORD.search(segment.text):
+    if segment.type == "figure" or segment.referenced_figures or VISUAL_NOUNS.search(segment.text):
         return "described"
     return None
 
@@ -195,13 +185,13 @@ def style_profile(
     """Sentence shape, vocabulary, questions, analogies, definitions, stock phrases and figure talk."""
     segs = sorted(segments.segments, key=lambda s: (s.start, s.end))
     audio = _audio_seconds(segments, transcription)
-    per_segment = [_sentences(s.text) for s in segs]
-    sentences = [sent for group in per_segment for sent in group]
-    lengths = [len(normalize_text(sent)) for sent in sentences]
+    per_segment = [sentences(s.text) for s in segs]
+    all_sentences = [sent for group in per_segment for sent in group]
+    lengths = [len(normalize_text(sent)) for sent in all_sentences]
     tokens = [w for s in segs for w in normalize_text(s.text)]
     alpha = [w for w in tokens if _ALPHA.fullmatch(w)]
     zipfs = [zipf_frequency(w, "en") for w in alpha]
-    lowered = _fold(" ".join(s.text for s in segs))
+    lowered = fold(" ".join(s.text for s in segs))
 
     enthusiasm = Counter(w for w in tokens if w in ENTHUSIASM_WORDS)
     markers = {w: enthusiasm[w] for w in ENTHUSIASM_WORDS if enthusiasm[w]}
@@ -227,14 +217,14 @@ def style_profile(
         for i, (s, group) in enumerate(zip(segs, per_segment))
         if group and (s.type == "transition" or (i > 0 and s.type != segs[i - 1].type))
     ]
-    emphasis = [sent for sent in sentences if EMPHASIS_CUES & set(normalize_text(sent))]
+    emphasis = [sent for sent in all_sentences if EMPHASIS_CUES & set(normalize_text(sent))]
 
     examples = len(_EXAMPLE.findall(lowered))
-    questions = sum(sent.endswith("?") for sent in sentences)
+    questions = sum(map(is_question, all_sentences))
     analogies = sum(len(s.analogies) for s in segs)
     return StyleProfile(
         pair_id=segments.pair_id,
-        sentence_count=len(sentences),
+        sentence_count=len(all_sentences),
         word_count=len(tokens),
         mean_sentence_length=statistics.fmean(lengths) if lengths else 0.0,
         sentence_length_sd=statistics.pstdev(lengths) if lengths else 0.0,

@@ -17,9 +17,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from podcast_assets.core.audio import AUDIO_EXTENSIONS
 from podcast_assets.core.errors import PairError
-from podcast_assets.core.models import PairMeta
+from podcast_assets.core.ingest.audio import AUDIO_EXTENSIONS
+from podcast_assets.core.ingest.models import PairMeta
 from podcast_assets.core.storage import cache_key, sha256_file
 
 PAIR_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from podcast_assets.core.errors import TranscriptionError
-from podcast_assets.core.models import TranscriptionResult, TranscriptSegment, Word
+from podcast_assets.core.ingest.models import TranscriptionResult, TranscriptSegment, Word
 
 LOOP_WINDOW_CHARS = 400
 """Characters per window for the compression test (about one 30 s Whisper window of speech)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from podcast_assets.core.pairs import PairFiles
+from podcast_assets.core.ingest.pairs import PairFiles
 
 
 @dataclass(frozen=True)

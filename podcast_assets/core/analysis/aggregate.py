@@ -1,24 +1,16 @@
 """The learned podcast shape across pairs: canonical segment order, duration and depth targets, style.
 
-Aggregated profiles are versioned: `profiles/aggregated_v{N}.json` is written once and never replaced,
-`profiles/current.json` points at the newest one (a copy, written atomically).
-"""
+Storing the versions is profile_store.py's job."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
 import statistics
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from podcast_assets.core.errors import StorageError
-from podcast_assets.core.metrics import edit_distance
-from podcast_assets.core.models import (
+from podcast_assets.core.analysis.models import (
     DEFINITION_STYLES,
     FIGURE_STYLES,
     PHRASE_ROLES,
@@ -32,11 +24,8 @@ from podcast_assets.core.models import (
     StyleVariant,
     ValueRange,
 )
-from podcast_assets.core.storage import LocalArtifactStore, cache_key
-
-PROFILES_DIR = "profiles"
-CURRENT = f"{PROFILES_DIR}/current.json"
-_VERSION_FILE = re.compile(r"aggregated_v([1-9][0-9]*)\.json")
+from podcast_assets.core.metrics import edit_distance
+from podcast_assets.core.storage import cache_key
 
 CANONICAL_METHOD = (
     "Each pair's segment sequence is run-compressed (repeats of one type collapse to one). The medoid is "
@@ -279,7 +268,7 @@ def source_fingerprint(
     )
 
 
-def aggregate_profiles(
+def learn_aggregated_profile(
     structures: list[StructureProfile],
     styles: list[StyleProfile],
     *,
@@ -366,68 +355,3 @@ def aggregated_markdown(profile: AggregatedProfile) -> str:
         for role, phrases in profile.universal_phrases.items()
     ]
     return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- versioned storage
-
-
-def _versions(store: LocalArtifactStore) -> list[int]:
-    folder = store.path(PROFILES_DIR)
-    if not folder.is_dir():
-        return []
-    return sorted(int(m.group(1)) for p in folder.iterdir() if (m := _VERSION_FILE.fullmatch(p.name)))
-
-
-def version_path(version: int) -> str:
-    return f"{PROFILES_DIR}/aggregated_v{version}.json"
-
-
-def next_version(store: LocalArtifactStore) -> int:
-    """One more than the highest stored version, 1 when there is none."""
-    return max(_versions(store), default=0) + 1
-
-
-def save_aggregated(store: LocalArtifactStore, profile: AggregatedProfile) -> str:
-    """Write `profiles/aggregated_v{N}.json` (never replacing a version), then `profiles/current.json`."""
-    rel = version_path(profile.version)
-    target = store.path(rel)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(profile.model_dump_json(indent=1).encode())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(tmp, target)
-    except FileExistsError as exc:
-        raise StorageError(
-            f"aggregated profile version {profile.version} already exists and is never overwritten",
-            path=target,
-            fix=f"aggregate again with version={next_version(store)}",
-        ) from exc
-    except OSError as exc:
-        raise StorageError(
-            f"could not write aggregated profile ({exc.strerror or exc})",
-            path=target,
-            fix="free disk space or fix the folder's permissions, then re-run",
-        ) from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    store.write_model(CURRENT, profile)
-    return rel
-
-
-def load_current(store: LocalArtifactStore) -> AggregatedProfile | None:
-    """The current aggregated profile, or None before the first one."""
-    return store.read_model(CURRENT, AggregatedProfile) if store.exists(CURRENT) else None
-
-
-def latest_matching(store: LocalArtifactStore, fingerprint: str) -> AggregatedProfile | None:
-    """The newest stored version made from inputs with this fingerprint (unreadable versions are skipped)."""
-    for version in reversed(_versions(store)):
-        with contextlib.suppress(StorageError):
-            profile = store.read_model(version_path(version), AggregatedProfile)
-            if profile.source_fingerprint == fingerprint:
-                return profile
-    return None

@@ -8,48 +8,12 @@ from collections import Counter, defaultdict
 
 from wordfreq import zipf_frequency
 
-from podcast_assets.core.models import KeyConcept, TextAtom
-
-STOPWORDS = frozenset(
-    """
-    a about above across after again against all almost along already also although always am among an and
-    another any anyone anything are around as at be because been before being below between both but by can
-    cannot could did do does doing done down during each either else enough even ever every few for from
-    further had has have having he her here hers herself him himself his how however i if in into is it its
-    itself just least less like made make makes making many may me might more most much must my myself
-    namely near neither no nor not now of off often on once one only onto or other others otherwise our ours
-    ourselves out over own per perhaps rather same several shall she should since so some such than that the
-    their theirs them themselves then there thereby therefore these they this those though through thus to
-    together too toward towards under until up upon us very via was we well were what whatever when where
-    whereas whether which while who whom whose why will with within without would yet you your yours
-    yourself yourselves
-    et al fig figs figure figures table tables section sections eq eqs equation equations appendix ie eg cf
-    etc vs resp respectively use used uses using based show shows shown showing see seen given give gives
-    obtain obtained propose proposed present presented provide provides provided consider considered
-    describe described denote denoted compared compare including include includes new different
-    various first second third two three four five six seven eight nine ten high higher low lower large
-    larger small smaller good better best able well thus hence also way ways work works paper study studies
-    result results approach approaches method methods respectively case cases example examples number
-    numbers total set sets type types value values level levels important significant significantly
-    particular particularly specific specifically main mainly overall similar further moreover
-    furthermore additionally finally et
-    """.split()
-)
+from podcast_assets.core.ingest.models import KeyConcept, TextAtom
+from podcast_assets.core.text import STOPWORDS, singular
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]|[A-Za-z]")
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'\-]*[A-Za-z]|[A-Za-z]|\d[\w.,]*|[^\sA-Za-z\d]")
 _MAX_WORDS = 4
-
-
-def _singular(word: str) -> str:
-    """A cheap singular form used only to merge plural/singular variants."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("sses", "shes", "ches", "xes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
 
 
 def _chunks(text: str) -> list[list[str]]:
@@ -74,7 +38,7 @@ def _chunks(text: str) -> list[list[str]]:
 def _key(words: list[str]) -> str:
     lowered = [w.lower() for w in words]
     last = words[-1]
-    lowered[-1] = last[:-1].lower() if re.fullmatch(r"[A-Z]{2,}s", last) else _singular(lowered[-1])
+    lowered[-1] = last[:-1].lower() if re.fullmatch(r"[A-Z]{2,}s", last) else singular(lowered[-1])
     return " ".join(lowered)
 
 

@@ -14,6 +14,7 @@ import av
 import numpy as np
 
 from podcast_assets.core.errors import AudioError
+from podcast_assets.core.ingest.sniff import read_head, text_kind
 
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".m4a", ".flac", ".ogg")
 SAMPLE_RATE = 16_000
@@ -28,7 +29,6 @@ SILENCE_PEAK = 1e-2
 PROBE_PACKETS = 50
 """Packets decoded at probe time to tell audio from bytes that merely look like a stream."""
 
-_TEXT_PREFIXES = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"{", b"[")
 
 
 @dataclass(frozen=True)
@@ -42,18 +42,6 @@ class AudioInfo:
     sample_rate: int
     channels: int
     size_bytes: int
-
-
-def _looks_like_text(head: bytes) -> str | None:
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if stripped.startswith((b"<!doctype", b"<html", b"<head", b"<body")):
-        return "an HTML page"
-    if stripped.startswith(_TEXT_PREFIXES):
-        return "a text document"
-    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
-    if head and printable / len(head) > 0.95:
-        return "plain text"
-    return None
 
 
 def _not_audio(path: Path, what: str) -> AudioError:
@@ -99,9 +87,7 @@ def probe_audio(path: str | Path, *, max_seconds: float) -> AudioInfo:
     size = path.stat().st_size
     if size == 0:
         raise AudioError("audio file is empty (0 bytes)", path=path, fix="re-download or re-export the audio")
-    with open(path, "rb") as fh:
-        head = fh.read(1024)
-    if (kind := _looks_like_text(head)) is not None:
+    if (kind := text_kind(read_head(path))) is not None:
         raise _not_audio(path, f"the file is {kind}, not audio")
     try:
         container = av.open(str(path))

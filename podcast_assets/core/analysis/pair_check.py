@@ -12,7 +12,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from podcast_assets.core.models import AlignedSegments
+from podcast_assets.core.analysis.models import AlignedSegments
 
 RELATIVE_FLOOR = 0.5
 """Fail when the mean ratio of the pair's figures to the other pairs' medians is below this."""
