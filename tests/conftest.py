@@ -19,10 +19,17 @@ def shared_pair_dirs() -> list[Path]:
 
 
 def require_shared_pairs() -> list[Path]:
+    """For tests that need several different real pairs (or one named pair): skipped without ../shared."""
     pairs = shared_pair_dirs()
     if not pairs:
         pytest.skip(f"real training pairs not found at {SHARED_PAIRS} (CI provides ../shared beside the clone)")
     return pairs
+
+
+def training_pair_dirs() -> list[Path]:
+    """Real pairs to test on: those in ../shared/data/pairs, else the bundled example, so a fresh clone
+    without ../shared still runs every test that needs only some real pair."""
+    return shared_pair_dirs() or sorted(p for p in EXAMPLE_PAIRS.iterdir() if p.is_dir())
 
 
 def require_shared_speech() -> Path:
@@ -39,7 +46,7 @@ def artifact_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def ingested(artifact_root):
-    """Every shared pair's ingest assets materialized once per session into `artifact_root`
+    """Every real pair's ingest assets (training_pair_dirs) materialized once per session into `artifact_root`
     (later materializations of the same inputs are served from its caches). Returns (config, results)."""
     import dagster as dg
 
@@ -48,7 +55,7 @@ def ingested(artifact_root):
     from podcast_assets.defs.partitions import training_pairs
     from tests.dagster_helpers import make_config
 
-    pair_dirs = require_shared_pairs()
+    pair_dirs = training_pair_dirs()
     config = make_config(pair_dirs[0].parent, artifact_root)
     results = {}
     with dg.instance_for_test() as instance:
@@ -62,3 +69,45 @@ def ingested(artifact_root):
                 raise_on_error=False,
             )
     return config, results
+
+
+OTHER_TOPIC = (
+    "Medieval cathedral acoustics. The nave of a Gothic cathedral sustains reverberation for many seconds, and "
+    "choirmasters adapted plainchant tempo to the resonance of vaulted stone. We measured impulse responses in "
+    "twelve cathedrals with a dodecahedral loudspeaker and omnidirectional microphones placed along the nave, "
+    "the choir and the transepts. Reverberation time at five hundred hertz ranged from four to eleven seconds. "
+    "Wooden choir stalls, tapestries and congregation density shortened the decay, while clerestory glazing "
+    "lengthened it. Plainchant melismas recorded in the choir blurred less than polyphonic motets, which "
+    "suggests that composers wrote for the room. Restoration work that removed plaster from the vaults "
+    "raised reverberation markedly, and we discuss how conservators might weigh liturgy against heritage.\n\n"
+)
+
+
+def other_topic_pdf() -> bytes:
+    """A real, valid paper about something else than any pair's podcast (a podcast paired with it is a mismatch)."""
+    import pymupdf
+
+    doc = pymupdf.open()
+    for _ in range(3):
+        doc.new_page().insert_textbox(pymupdf.Rect(72, 72, 540, 760), OTHER_TOPIC * 3, fontsize=10)
+    data = doc.tobytes()
+    doc.close()
+    return data
+
+
+@pytest.fixture(scope="session")
+def real_pairs(ingested) -> dict:
+    """{pair_id: (TranscriptionResult, DocumentGraph)} of every real pair ingested this session."""
+    from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
+    from podcast_assets.core.storage import LocalArtifactStore, pair_record_path
+
+    config, results = ingested
+    store = LocalArtifactStore(config.storage.root)
+    return {
+        pair_id: (
+            store.read_model(pair_record_path(pair_id, "transcription"), TranscriptionResult),
+            store.read_model(pair_record_path(pair_id, "document_graph"), DocumentGraph),
+        )
+        for pair_id, result in results.items()
+        if result.success
+    }

@@ -29,3 +29,26 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None 
             for key in request.partition_keys:
                 instance.delete_dynamic_partition(request.partitions_def_name, key)
     return result
+
+
+def seeded_artifacts(root: Path, session_root: Path) -> Path:
+    """A fresh artifact root holding the session's caches and blobs (not its per-pair records or profiles), so
+    a test's runs are served from the caches without seeing, or leaving, anything of another test's."""
+    import shutil
+
+    for folder in ("cache", "blobs"):
+        if (session_root / folder).is_dir():
+            shutil.copytree(session_root / folder, root / folder, dirs_exist_ok=True)
+    return root
+
+
+def run_requested(defs: dg.Definitions, instance: dg.DagsterInstance, sensor, cursor: str | None = None):
+    """One tick of `sensor`, then every run it requested, in process. Returns (tick result, {partition: run result})."""
+    result = tick(defs, instance, cursor, sensor=sensor)
+    outcomes = {}
+    for request in result.run_requests or []:
+        job = defs.resolve_job_def(request.job_name or sensor.job_name)
+        outcomes[request.partition_key] = job.execute_in_process(
+            partition_key=request.partition_key, instance=instance, tags=request.tags, raise_on_error=False
+        )
+    return result, outcomes
