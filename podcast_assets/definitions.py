@@ -42,6 +42,7 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
             base_url=asr.base_url,
             api_key_env=asr.api_key_env,
             max_audio_seconds=asr.max_audio_seconds,
+            first_minute_check=asr.first_minute_check,
         ),
         "llm": LLMResource.from_settings(config.llm, cache_dir=str(config.storage.root / "cache" / "llm")),
         "profile_settings": ProfileSettingsResource(

@@ -23,7 +23,7 @@ from podcast_assets.core.ingest.audio import SAMPLE_RATE
 from podcast_assets.core.metrics import word_error_rate
 from podcast_assets.core.text import clean_reference_script
 from podcast_assets.resources.asr import ASRResource
-from tests.conftest import require_shared_pairs, require_shared_speech
+from tests.conftest import require_shared_pairs, require_shared_speech, training_pair_dirs
 
 CANARY = "sk-canary-4f1d9c0b7e2a46d8a1c3e5f7b9d0a2c4"
 KEY_ENV = "PODCAST_ASSETS_TEST_ASR_KEY"
@@ -86,6 +86,62 @@ def test_noise_is_no_speech(tmp_path):
     assert "noise.wav" in str(info.value)
 
 
+GERMAN = Path(__file__).parent / "data" / "speech" / "de-espeak-two-voices.mp3"
+
+
+class RecordingModel:
+    """The real model, with the length of audio each transcribe call was given recorded."""
+
+    def __init__(self, whisper):
+        self.whisper, self.calls = whisper, []
+
+    def __getattr__(self, name):
+        return getattr(self.whisper, name)
+
+    def transcribe(self, audio, **options):
+        self.calls.append(len(audio) / SAMPLE_RATE)
+        return self.whisper.transcribe(audio, **options)
+
+
+@pytest.fixture
+def recording(monkeypatch) -> list[float]:
+    real = asr._local_model
+    model = RecordingModel(real(str(ASRResource().model_dir()), "int8", 2))
+    monkeypatch.setattr(asr, "_local_model", lambda *args: model)
+    return model.calls
+
+
+def test_real_german_speech_is_refused_after_transcribing_only_the_first_minute(recording):
+    """75 s of German (two espeak-ng voices, tests/data/README.md) through the English-only model."""
+    with pytest.raises(TranscriptionError) as info:
+        ASRResource().transcribe(GERMAN)
+    message = str(info.value)
+    assert "refused after the first minute" in message and GERMAN.name in message
+    assert "multilingual" in message and "pair.yaml" in message
+    assert recording == [pytest.approx(60.0)], "only the first minute was transcribed"
+
+
+def test_english_goes_on_from_where_the_first_minute_stopped(recording):
+    path = training_pair_dirs()[0] / "podcast.mp3"
+    result = ASRResource().transcribe(path)
+    assert len(recording) == 2 and recording[0] == pytest.approx(60.0)
+    resumed_at = result.duration - recording[1]
+    assert 30.0 < resumed_at < 60.0, "the rest starts where the last whole segment of the probe ended"
+    starts = [w.start for w in result.words]
+    assert starts == sorted(starts) and result.words[-1].end > result.duration - 15
+    seam = [w.word.lower() for w in result.words if resumed_at - 10 < w.start < resumed_at + 10]
+    doubled = [a for a, b in zip(seam, seam[1:]) if a == b and len(a) > 3]
+    assert doubled == [], f"words doubled at the seam: {doubled}"
+    assert [s.id for s in result.segments] == list(range(len(result.segments)))
+
+
+def test_the_first_minute_check_can_be_turned_off(recording):
+    path = training_pair_dirs()[0] / "podcast.mp3"
+    resource = ASRResource(first_minute_check=False)
+    resource.transcribe(path)
+    assert len(recording) == 1 and resource.cache_identity() != ASRResource().cache_identity()
+
+
 def test_german_with_english_only_model_fails_before_any_work(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("audio was probed or a model was loaded")
@@ -103,7 +159,7 @@ def test_too_long_audio_is_rejected_before_decoding(monkeypatch):
         raise AssertionError("decoded although the header already says it is too long")
 
     monkeypatch.setattr(asr, "decode_audio", forbidden)
-    path = require_shared_pairs()[0] / "podcast.mp3"
+    path = training_pair_dirs()[0] / "podcast.mp3"
     with pytest.raises(AudioError, match="above the 60 s limit"):
         ASRResource().transcribe(path, max_seconds=60)
 

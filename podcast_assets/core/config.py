@@ -45,6 +45,11 @@ class ASRSettings(Settings):
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
     max_audio_seconds: float = Field(default=7200, gt=0)
+    first_minute_check: bool = Field(
+        default=True,
+        description="local: judge the first minute before transcribing the rest, and refuse speech the model "
+        "cannot transcribe (another language) then, not at the end.",
+    )
 
 
 class LLMSettings(Settings):

