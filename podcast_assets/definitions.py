@@ -18,7 +18,7 @@ from podcast_assets.resources.asr import ASRResource
 from podcast_assets.resources.llm import LLMResource
 from podcast_assets.resources.pairs import PairsResource
 from podcast_assets.resources.pdf import PdfExtractorResource
-from podcast_assets.resources.profiles import ProfileSettingsResource
+from podcast_assets.resources.profiles import DepthTargetConfig, ProfileSettingsResource
 from podcast_assets.resources.storage import ArtifactStoreResource
 
 
@@ -46,13 +46,17 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
         ),
         "llm": LLMResource.from_settings(config.llm, cache_dir=str(config.storage.root / "cache" / "llm")),
         "profile_settings": ProfileSettingsResource(
-            depth_targets={name: target.model_dump() for name, target in config.depth_targets.items()}
+            depth_targets={name: DepthTargetConfig(**target.model_dump()) for name, target in config.depth_targets.items()}
         ),
     }
 
 
-def build_definitions(config: PipelineConfig) -> dg.Definitions:
+def build_definitions(
+    config: PipelineConfig, *, loggers: dict[str, dg.LoggerDefinition] | None = None
+) -> dg.Definitions:
+    """Everything Dagster loads. `loggers` adds loggers a run can turn on in its run config (the CLI's progress)."""
     return dg.Definitions(
+        loggers=loggers,
         assets=[document_graphs, transcriptions, aligned_segments, structure_profiles, style_profiles, aggregated_profile],
         jobs=[pair_pipeline, aggregate_job],
         sensors=[training_pairs_sensor, aggregate_sensor],

@@ -11,17 +11,31 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import EXAMPLE_PAIRS, PROJECT_ROOT
+from tests.dagster_helpers import seeded_artifacts
 
 BIN = Path(sys.executable).parent
 EXAMPLE = EXAMPLE_PAIRS / "wheat-climate-risk-podcastfy"
 
 
+def registered_partitions(home: Path) -> list[str]:
+    """The training_pairs partitions in the instance at `home` ([] when no instance was ever made there)."""
+    import dagster as dg
+
+    if not (home / "storage").exists():
+        return []
+    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(home))) as instance:
+        return instance.get_dynamic_partitions("training_pairs")
+
+
 @pytest.fixture
-def project(tmp_path, artifact_root):
+def project(tmp_path, ingested):
+    """A project folder of its own (configs, pairs, artifacts seeded with the session's caches, DAGSTER_HOME)."""
+    session_config, _ = ingested
     (tmp_path / "configs" / "dagster").mkdir(parents=True)
     shutil.copyfile(PROJECT_ROOT / "configs" / "dagster" / "dagster.yaml", tmp_path / "configs" / "dagster" / "dagster.yaml")
+    artifacts = seeded_artifacts(tmp_path / "artifacts", session_config.storage.root)
     config = tmp_path / "configs" / "pipeline.yaml"
-    config.write_text(f"pairs_dir: pairs\nstorage: {{root: {artifact_root}}}\n")
+    config.write_text(f"pairs_dir: pairs\nstorage: {{root: {artifacts}}}\n")
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "PODCAST_ASSETS_CONFIG": str(config)}
     (tmp_path / "home").mkdir()
 
@@ -41,7 +55,8 @@ def test_add_a_pair_then_materialize_it_with_the_dagster_cli_then_train_and_remo
         str(EXAMPLE / "podcast.mp3"), "--id", "wheat", "--speaker-gender", "mixed", "--source", "podcastfy",
     )
     assert "registered partition 'wheat'" in added.stdout
-    assert "default_limit: 1" in (root / "home" / "dagster.yaml").read_text(), "instance settings were installed"
+    installed = (root / "home" / "dagster.yaml").read_text()
+    assert "default_limit: 1" in installed and "nux:" in installed, "instance settings were installed"
     assert (root / "pairs" / "wheat" / "podcast.mp3").is_file()
     assert "speaker_gender: mixed" in (root / "pairs" / "wheat" / "pair.yaml").read_text()
 
@@ -64,8 +79,14 @@ def test_add_a_pair_then_materialize_it_with_the_dagster_cli_then_train_and_remo
     assert "## wheat" in structure and "segment_sequence" in structure
     assert "questions_per_minute" in run(str(BIN / "podcast-assets"), "profile", "style").stdout
 
-    run(str(BIN / "podcast-assets"), "pairs", "remove", "wheat")
-    assert not (root / "pairs" / "wheat").exists()
+    run(str(BIN / "podcast-assets"), "pairs", "add", "--pdf", str(EXAMPLE / "paper.pdf"), "--audio",
+        str(EXAMPLE / "podcast.mp3"), "--id", "twin")
+    assert "aggregated profile v2 from 2 pair(s)" in run(str(BIN / "podcast-assets"), "train").stdout
+    removed = run(str(BIN / "podcast-assets"), "pairs", "remove", "twin").stdout
+    assert not (root / "pairs" / "twin").exists()
+    assert "aggregated profile v1 from 1 pair(s)" in removed, "removing a pair re-learns the aggregate (v1 reused)"
+    assert "# Aggregated profile v1" in run(str(BIN / "podcast-assets"), "profile", "show").stdout.replace("## ", "# ")
+    run(str(BIN / "podcast-assets"), "pairs", "remove", "wheat", check=False)
     assert "(none)" in run(str(BIN / "podcast-assets"), "pairs", "list").stdout
 
 
@@ -81,14 +102,43 @@ def test_pairs_add_rejects_unsafe_ids_before_touching_anything(project, bad_id):
     assert not (root / "pairs").exists() and not (root / "evil").exists()
 
 
-def test_train_reports_a_failed_pair_and_exits_non_zero(project):
+@pytest.mark.parametrize(
+    ("what", "paper", "audio", "words"),
+    [
+        ("zero-byte pdf", b"", None, ["paper.pdf", "empty"]),
+        ("html as pdf", b"<!DOCTYPE html><html><body>Sign in</body></html>", None, ["paper.pdf", "HTML"]),
+        ("text as mp3", None, b"this is a text file, not a recording\n" * 20, ["podcast.mp3", "text"]),
+    ],
+)
+def test_pairs_add_refuses_a_bad_file_before_copying_or_registering(project, tmp_path, what, paper, audio, words):
+    root, run = project
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "paper.pdf").write_bytes(paper if paper is not None else (EXAMPLE / "paper.pdf").read_bytes())
+    (src / "podcast.mp3").write_bytes(audio if audio is not None else (EXAMPLE / "podcast.mp3").read_bytes())
+    out = run(str(BIN / "podcast-assets"), "pairs", "add", "--pdf", str(src / "paper.pdf"), "--audio",
+              str(src / "podcast.mp3"), "--id", "bad", check=False)
+    assert out.returncode == 2, out.stdout
+    assert all(w in out.stderr for w in words) and "Fix:" in out.stderr, out.stderr
+    assert not (root / "pairs" / "bad").exists()
+    assert registered_partitions(root / "home") == []
+
+
+def test_train_shows_progress_and_a_one_line_reason_and_keeps_tracebacks_for_verbose(project):
     root, run = project
     (root / "pairs" / "broken").mkdir(parents=True)
     (root / "pairs" / "broken" / "paper.pdf").write_bytes(b"<html>oops</html>")
-    out = run(str(BIN / "podcast-assets"), "train", "--log-level", "ERROR", check=False)
+    shutil.copytree(EXAMPLE, root / "pairs" / "wheat")
+    out = run(str(BIN / "podcast-assets"), "train", check=False)
     assert out.returncode == 1
-    assert "broken: FAILED" in out.stdout
-    assert "paper.pdf" in out.stderr and "no audio file" in out.stderr
+    assert "broken: FAILED" in out.stdout and "wheat: ok" in out.stdout
+    assert "transcriptions: done" in out.stdout, "each step's outcome is shown as it happens"
+    assert "broken/paper.pdf" in out.stderr and "no audio file" in out.stderr and "Fix:" in out.stderr
+    everything = out.stdout + out.stderr
+    assert "Traceback" not in everything and "Stack Trace" not in everything
+    assert len(everything.splitlines()) <= 40, everything
+    verbose = run(str(BIN / "podcast-assets"), "train", "--pair", "broken", "--verbose", check=False)
+    assert verbose.returncode == 1 and "Stack Trace" in verbose.stdout + verbose.stderr
 
 
 def test_a_malformed_config_stops_the_cli_with_the_file_and_key(project):

@@ -84,11 +84,14 @@ class EmbeddingSettings(Settings):
 
 
 class LossWeights(Settings):
-    duration: float = Field(default=0.2, ge=0)
+    """Weights of the total training loss (the seed's: duration 0.25, coverage 0.25, structure 0.20,
+    quality 0.20, ROUGE 0.10)."""
+
+    duration: float = Field(default=0.25, ge=0)
     coverage: float = Field(default=0.25, ge=0)
-    structure: float = Field(default=0.2, ge=0)
-    quality: float = Field(default=0.25, ge=0)
-    rouge: float = Field(default=0.1, ge=0)
+    structure: float = Field(default=0.20, ge=0)
+    quality: float = Field(default=0.20, ge=0)
+    rouge: float = Field(default=0.10, ge=0)
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> LossWeights:
@@ -104,16 +107,31 @@ class ConvergenceSettings(Settings):
 
 
 class DepthTarget(Settings):
-    minutes: float = Field(gt=0)
+    """How long a podcast of one depth runs (a range of minutes) and how many key concepts it covers."""
+
+    min_minutes: float = Field(gt=0)
+    max_minutes: float | None = Field(default=None, description="None: open-ended ('45 minutes and up').")
     key_concepts: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DepthTarget:
+        if self.max_minutes is not None and self.max_minutes < self.min_minutes:
+            raise ValueError(f"max_minutes {self.max_minutes:g} is below min_minutes {self.min_minutes:g}")
+        return self
+
+    @property
+    def target_minutes(self) -> float:
+        """The length plans are made for: the middle of the range, the lower bound when it is open-ended."""
+        return self.min_minutes if self.max_minutes is None else (self.min_minutes + self.max_minutes) / 2
 
 
 def _default_depths() -> dict[str, DepthTarget]:
+    """The seed's depths: overview 3-5 min, standard 10-15, deep dive 20-30, comprehensive 45 and up."""
     return {
-        "overview": DepthTarget(minutes=3, key_concepts=5),
-        "standard": DepthTarget(minutes=8, key_concepts=10),
-        "deep_dive": DepthTarget(minutes=15, key_concepts=18),
-        "comprehensive": DepthTarget(minutes=25, key_concepts=28),
+        "overview": DepthTarget(min_minutes=3, max_minutes=5, key_concepts=5),
+        "standard": DepthTarget(min_minutes=10, max_minutes=15, key_concepts=10),
+        "deep_dive": DepthTarget(min_minutes=20, max_minutes=30, key_concepts=18),
+        "comprehensive": DepthTarget(min_minutes=45, max_minutes=None, key_concepts=28),
     }
 
 

@@ -54,8 +54,9 @@ def cache_key(*parts: object) -> str:
     return sha256_bytes(blob.encode())
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never a partial one."""
+def atomic_write_bytes(path: Path, data: bytes, *, replace: bool = True) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a partial one.
+    With replace=False an existing file is never replaced (StorageError): write-once artifacts."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -63,17 +64,25 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # fails if the path exists, atomically
+    except FileExistsError as exc:
+        raise StorageError(
+            "artifact already exists and is never overwritten",
+            path=path,
+            fix="write a new version under another name",
+        ) from exc
+    except OSError as exc:
+        raise StorageError(
+            f"could not write artifact ({exc.strerror or exc})",
+            path=path,
+            fix="free disk space or fix the folder's permissions, then re-run; the previous version is intact",
+        ) from exc
+    finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise StorageError(
-                f"could not write artifact ({exc.strerror or exc})",
-                path=path,
-                fix="free disk space or fix the folder's permissions, then re-run; the previous version is intact",
-            ) from exc
-        raise
 
 
 class LocalArtifactStore:
@@ -91,8 +100,8 @@ class LocalArtifactStore:
     def exists(self, rel: str) -> bool:
         return self.path(rel).is_file()
 
-    def write_bytes(self, rel: str, data: bytes) -> str:
-        atomic_write_bytes(self.path(rel), data)
+    def write_bytes(self, rel: str, data: bytes, *, replace: bool = True) -> str:
+        atomic_write_bytes(self.path(rel), data, replace=replace)
         return rel
 
     def read_bytes(self, rel: str) -> bytes:
@@ -113,8 +122,8 @@ class LocalArtifactStore:
             self.write_bytes(rel, data)
         return rel
 
-    def write_model(self, rel: str, record: BaseModel) -> str:
-        return self.write_bytes(rel, record.model_dump_json(indent=1).encode())
+    def write_model(self, rel: str, record: BaseModel, *, replace: bool = True) -> str:
+        return self.write_bytes(rel, record.model_dump_json(indent=1).encode(), replace=replace)
 
     def read_model(self, rel: str, cls: type[M]) -> M:
         data = self.read_bytes(rel)

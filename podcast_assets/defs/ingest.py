@@ -7,8 +7,9 @@ import dagster as dg
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.ingest.pdf import EXTRACTOR_VERSION, attach_figure_images
 from podcast_assets.core.previews import png_markdown, png_thumbnail, transcript_preview_markdown
-from podcast_assets.core.storage import cache_key, pair_record_path, sha256_file
+from podcast_assets.core.storage import cache_key, pair_record_path
 from podcast_assets.defs.failures import user_errors_fail_the_partition
+from podcast_assets.defs.pair_state import MANIFEST_TAG
 from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.resources.asr import ASRResource
 from podcast_assets.resources.pairs import PairsResource
@@ -41,8 +42,10 @@ def document_graphs(
     pair_id = context.partition_key
     store = artifacts.open()
     with user_errors_fail_the_partition():
-        paper = pairs.files(pair_id).require_paper()
-        key = cache_key("document_graph", sha256_file(paper), pdf_extractor.cache_identity())
+        files = pairs.files(pair_id)
+        paper = files.require_paper()
+        digest = files.digest()
+        key = cache_key("document_graph", digest.paper, pdf_extractor.cache_identity())
 
         def extract() -> DocumentGraph:
             context.log.info(f"extracting {paper}")
@@ -55,6 +58,7 @@ def document_graphs(
 
     metadata: dict[str, dg.RawMetadataValue] = {
         "path": dg.MetadataValue.path(str(store.path(rel))),
+        MANIFEST_TAG: digest.manifest,
         "cached": cached,
         "seconds": round(time.perf_counter() - started, 2),
         "title": graph.title,
@@ -105,7 +109,8 @@ def transcriptions(
         files = pairs.files(pair_id)
         audio = files.require_audio()
         language = files.load_meta().language
-        key = cache_key("transcription", sha256_file(audio), language, asr.cache_identity())
+        digest = files.digest()
+        key = cache_key("transcription", digest.audio, language, asr.cache_identity())
         next_report = [0.0]
 
         def progress(done: float, total: float) -> None:
@@ -123,6 +128,7 @@ def transcriptions(
     words = result.words
     metadata: dict[str, dg.RawMetadataValue] = {
         "path": dg.MetadataValue.path(str(store.path(rel))),
+        MANIFEST_TAG: digest.manifest,
         "cached": cached,
         "provider": result.provider,
         "model": result.model,

@@ -4,6 +4,13 @@ import dagster as dg
 
 from podcast_assets.core.ingest.pair_sync import plan_sync
 from podcast_assets.defs.jobs import PAIR_JOB_NAME, aggregate_job, pair_pipeline
+from podcast_assets.defs.pair_state import (
+    MANIFEST_TAG,
+    aggregate_snapshot,
+    handled,
+    last_aggregate,
+    pair_runs_in_flight,
+)
 from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.resources.pairs import PairsResource
 
@@ -22,7 +29,13 @@ def training_pairs_sensor(context: dg.SensorEvaluationContext, pairs: PairsResou
     for problem in discovery.problems:
         context.log.warning(problem)
     registered = set(context.instance.get_dynamic_partitions(training_pairs.name))
-    plan = plan_sync(discovery.pairs, registered, context.cursor, max_runs=MAX_RUNS_PER_TICK)
+    plan = plan_sync(
+        discovery.pairs,
+        registered,
+        context.cursor,
+        max_runs=MAX_RUNS_PER_TICK,
+        handled=lambda pair_id, manifest: handled(context.instance, pair_id, manifest),
+    )
     if plan.deferred:
         context.log.info(f"{len(plan.deferred)} pairs wait for the next tick: {', '.join(plan.deferred)}")
     requests = []
@@ -32,7 +45,7 @@ def training_pairs_sensor(context: dg.SensorEvaluationContext, pairs: PairsResou
         requests.append(training_pairs.build_delete_request(plan.remove_partitions))
     return dg.SensorResult(
         run_requests=[
-            dg.RunRequest(run_key=run.run_key, partition_key=run.pair_id, tags={"pair_manifest": run.manifest_hash})
+            dg.RunRequest(run_key=run.run_key, partition_key=run.pair_id, tags={MANIFEST_TAG: run.manifest_hash})
             for run in plan.runs
         ],
         dynamic_partitions_requests=requests,
@@ -40,29 +53,23 @@ def training_pairs_sensor(context: dg.SensorEvaluationContext, pairs: PairsResou
     )
 
 
-PROFILE_ASSETS = (dg.AssetKey("structure_profiles"), dg.AssetKey("style_profiles"))
-
-
 @dg.sensor(
     job=aggregate_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
-    description="Re-learns the aggregated profile after pairs' profiles change, once no pair run is in flight.",
+    description="Re-learns the aggregated profile when the pairs it would learn from change (a pair added, "
+    "re-run, failed or removed), once no pair run is in flight.",
 )
 def aggregate_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    last_seen = int(context.cursor or 0)
-    newest = last_seen
-    for key in PROFILE_ASSETS:
-        records = context.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, after_storage_id=last_seen), limit=1
-        ).records
-        if records:
-            newest = max(newest, records[0].storage_id)
-    if newest == last_seen:
-        return dg.SkipReason("no pair profile changed since the last aggregation")
-    in_flight = context.instance.get_runs_count(
-        dg.RunsFilter(job_name=PAIR_JOB_NAME, statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING])
-    )
-    if in_flight:
+    snapshot = aggregate_snapshot(context.instance)
+    if not snapshot.pair_ids:
+        return dg.SkipReason("no pair is registered")
+    last_id, last_fingerprint = last_aggregate(context.instance)
+    if snapshot.fingerprint == last_fingerprint:
+        return dg.SkipReason("the aggregated profile is up to date with every pair's latest run")
+    if in_flight := pair_runs_in_flight(context.instance, PAIR_JOB_NAME):
         return dg.SkipReason(f"waiting for {in_flight} pair run(s) to finish before aggregating")
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"aggregate-{newest}")], cursor=str(newest))
+    # the key names both the inputs and the aggregation they follow, so returning to an earlier set of pairs
+    # (remove a pair, add it back) is aggregated again, while one state is never requested twice
+    run_key = f"aggregate-{snapshot.fingerprint[:16]}-after-{last_id or 0}"
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=run_key)], cursor=snapshot.fingerprint)

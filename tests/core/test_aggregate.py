@@ -11,22 +11,24 @@ from podcast_assets.core.analysis.aggregate import (
     learn_aggregated_profile,
     source_fingerprint,
 )
-from podcast_assets.core.analysis.models import StructureProfile, StyleProfile
 from podcast_assets.core.analysis.profile_store import (
     latest_matching,
+    learn_or_reuse,
     load_current,
     next_version,
-    save_aggregated,
+    save_version,
 )
 from podcast_assets.core.analysis.profiles import structure_profile, style_profile
+from podcast_assets.core.analysis.selection import PairRecords, Selection
+from podcast_assets.core.config import DepthTarget
 from podcast_assets.core.errors import StorageError
 from podcast_assets.core.storage import LocalArtifactStore
 from tests.core.test_profiles import build_pair
 
 DEPTHS = {
-    "overview": {"minutes": 3, "key_concepts": 5},
-    "standard": {"minutes": 8, "key_concepts": 10},
-    "comprehensive": {"minutes": 25, "key_concepts": 28},
+    "overview": DepthTarget(min_minutes=3, max_minutes=5, key_concepts=5),
+    "standard": DepthTarget(min_minutes=10, max_minutes=15, key_concepts=10),
+    "comprehensive": DepthTarget(min_minutes=45, key_concepts=28),
 }
 SHARED = ["intro", "background", "methodology", "key_finding", "conclusion"]
 NOISY = [
@@ -45,9 +47,7 @@ TEXT = {
 }
 
 
-def _pair(
-    pair_id: str, sequence: list[str], scale: float, **style_kwargs
-) -> tuple[StructureProfile, StyleProfile]:
+def _pair(pair_id: str, sequence: list[str], scale: float, **style_kwargs) -> PairRecords:
     spec = [
         (
             kind,
@@ -58,23 +58,22 @@ def _pair(
         for i, kind in enumerate(sequence)
     ]
     segments, transcription = build_pair(pair_id, spec)
-    return structure_profile(segments, transcription), style_profile(segments, transcription, **style_kwargs)
+    return PairRecords(
+        segments, structure_profile(segments, transcription), style_profile(segments, transcription, **style_kwargs)
+    )
 
 
-def _profiles(**kwargs) -> tuple[list[StructureProfile], list[StyleProfile]]:
-    pairs = [
+def _selection(left_out: dict[str, str] | None = None) -> Selection:
+    used = [
         _pair("a", NOISY[0], 1.0, speaker_gender="female", speakers=1),
         _pair("b", NOISY[1], 1.5, speaker_gender="male", speakers=2),
         _pair("c", NOISY[2], 2.0, speaker_gender="female", speakers=2),
     ]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
+    return Selection(used=used, left_out=left_out or {})
 
 
-def _aggregate(version: int = 1, created_at: str = "2025-01-01T00:00:00+00:00", depths=DEPTHS):
-    structures, styles = _profiles()
-    return learn_aggregated_profile(
-        structures, styles, depth_targets=depths, version=version, created_at=created_at
-    )
+def _aggregate(version: int = 1, created_at: str = "2025-01-01T00:00:00+00:00", depths=DEPTHS, left_out=None):
+    return learn_aggregated_profile(_selection(left_out), depths=depths, version=version, created_at=created_at)
 
 
 def test_runs_are_compressed():
@@ -120,23 +119,29 @@ def test_aggregate_durations_ranges_and_phrases():
     assert "fun fact" not in [p.phrase for ps in profile.universal_phrases.values() for p in ps]
 
 
-def test_depth_targets_scale_with_minutes():
-    structures, _ = _profiles()
+def test_depth_plans_use_the_configured_ranges_and_concept_counts():
+    structures = _selection().structures
     plans = _aggregate().depth_targets
     assert list(plans) == ["overview", "standard", "comprehensive"]
     for name, plan in plans.items():
-        assert plan.minutes == DEPTHS[name]["minutes"]
-        assert sum(plan.seconds_by_type.values()) == pytest.approx(plan.minutes * 60)
-        assert plan.configured_key_concepts == DEPTHS[name]["key_concepts"]
+        depth = DEPTHS[name]
+        assert (plan.min_minutes, plan.max_minutes, plan.target_minutes) == (
+            depth.min_minutes, depth.max_minutes, depth.target_minutes
+        )
+        assert plan.key_concepts == depth.key_concepts
+        assert sum(plan.seconds_by_type.values()) == pytest.approx(plan.target_minutes * 60)
         assert set(SHARED) <= set(plan.segment_counts)
     small, mid, big = plans["overview"], plans["standard"], plans["comprehensive"]
-    ratio = big.minutes / small.minutes
+    assert (small.target_minutes, mid.target_minutes, big.target_minutes) == (4, 12.5, 45)
+    assert big.max_words is None and big.min_words == big.words
+    ratio = big.target_minutes / small.target_minutes
     assert big.seconds_by_type["methodology"] == pytest.approx(ratio * small.seconds_by_type["methodology"])
     assert small.segment_count <= mid.segment_count < big.segment_count
     assert all(big.segment_counts[t] >= small.segment_counts[t] for t in small.segment_counts)
+    wpm = sorted(s.words_per_minute for s in structures)[1]
+    assert (small.min_words, small.words, small.max_words) == (round(wpm * 3), round(wpm * 4), round(wpm * 5))
     cpm = sorted(s.concepts_per_minute for s in structures)[1]
-    assert big.concepts == round(cpm * 25) and small.concepts == round(cpm * 3)
-    assert small.words < mid.words < big.words
+    assert big.learned_concepts == round(cpm * 45) and small.learned_concepts == round(cpm * 4)
 
 
 def test_style_variants_by_gender_and_speaker_count():
@@ -145,74 +150,73 @@ def test_style_variants_by_gender_and_speaker_count():
     assert variants["all"].pairs == ["a", "b", "c"]
     assert variants["gender:female"].pairs == ["a", "c"]
     assert variants["speakers:2"].pairs == ["b", "c"]
-    _, styles = _profiles()
+    styles = _selection().styles
     assert variants["gender:female"].questions_per_minute == pytest.approx(
         (styles[0].questions_per_minute + styles[2].questions_per_minute) / 2
     )
 
 
-def test_mismatched_inputs_are_refused():
-    structures, styles = _profiles()
+def test_inconsistent_or_empty_inputs_are_refused():
+    selection = _selection()
+    selection.used[1] = PairRecords(selection.used[1].aligned, selection.used[1].structure, selection.used[0].style)
     with pytest.raises(ValueError):
-        learn_aggregated_profile(structures, styles[:2], depth_targets=DEPTHS, version=1, created_at="x")
+        learn_aggregated_profile(selection, depths=DEPTHS, version=1, created_at="x")
     with pytest.raises(ValueError):
-        learn_aggregated_profile([], [], depth_targets=DEPTHS, version=1, created_at="x")
+        learn_aggregated_profile(Selection(), depths=DEPTHS, version=1, created_at="x")
+
+
+def test_the_pairs_left_out_are_named_with_their_reason():
+    profile = _aggregate(left_out={"z": "the podcast does not match the paper: ...", "y": "not run yet"})
+    assert profile.pairs_used == ["a", "b", "c"]
+    assert profile.pairs_left_out == {"y": "not run yet", "z": "the podcast does not match the paper: ..."}
+    assert "left out **z**: the podcast does not match" in aggregated_markdown(profile)
 
 
 def test_fingerprint_tracks_inputs_not_time_or_order():
-    structures, styles = _profiles()
+    selection = _selection()
+    structures, styles = selection.structures, selection.styles
     first = _aggregate(created_at="2025-01-01T00:00:00+00:00")
-    again = learn_aggregated_profile(
-        structures[::-1],
-        styles[::-1],
-        depth_targets=DEPTHS,
-        version=9,
-        created_at="2026-01-01T00:00:00+00:00",
-    )
-    assert (
-        again.source_fingerprint == first.source_fingerprint == source_fingerprint(structures, styles, DEPTHS)
-    )
-    assert source_fingerprint(structures[:2], styles[:2], DEPTHS) != first.source_fingerprint
-    assert source_fingerprint(structures, styles, {"overview": {"minutes": 4}}) != first.source_fingerprint
+    reordered = Selection(used=selection.used[::-1])
+    again = learn_aggregated_profile(reordered, depths=DEPTHS, version=9, created_at="2026-01-01T00:00:00+00:00")
+    assert again.source_fingerprint == first.source_fingerprint == source_fingerprint(structures, styles, {}, DEPTHS)
+    assert source_fingerprint(structures[:2], styles[:2], {}, DEPTHS) != first.source_fingerprint
+    assert source_fingerprint(structures, styles, {"d": "not run yet"}, DEPTHS) != first.source_fingerprint
+    longer = {**DEPTHS, "overview": DepthTarget(min_minutes=3, max_minutes=6, key_concepts=5)}
+    assert source_fingerprint(structures, styles, {}, longer) != first.source_fingerprint
 
 
-def test_versions_are_written_once_and_current_follows(tmp_path):
+def test_versions_are_written_once(tmp_path):
     store = LocalArtifactStore(tmp_path)
     assert next_version(store) == 1 and load_current(store) is None
-    v1 = _aggregate(version=next_version(store))
-    assert save_aggregated(store, v1) == "profiles/aggregated_v1.json"
-    assert load_current(store) == v1 and next_version(store) == 2
-
-    structures, styles = _profiles()
-    v2 = learn_aggregated_profile(
-        structures[:2],
-        styles[:2],
-        depth_targets=DEPTHS,
-        version=next_version(store),
-        created_at="2025-02-01T00:00:00",
-    )
-    save_aggregated(store, v2)
-    assert load_current(store) == v2 and next_version(store) == 3
-
+    v1 = _aggregate(version=1)
+    assert save_version(store, v1) == "profiles/aggregated_v1.json" and next_version(store) == 2
     before = store.read_bytes("profiles/aggregated_v1.json")
     with pytest.raises(StorageError, match="never overwritten"):
-        save_aggregated(store, v1.model_copy(update={"created_at": "later"}))
+        save_version(store, v1.model_copy(update={"created_at": "later"}))
     assert store.read_bytes("profiles/aggregated_v1.json") == before
-    assert load_current(store) == v2
-    assert sorted(p.name for p in store.path("profiles").iterdir()) == [
-        "aggregated_v1.json",
-        "aggregated_v2.json",
-        "current.json",
-    ]
-
-    unchanged = source_fingerprint(structures, styles, DEPTHS)
-    assert latest_matching(store, unchanged) == v1
-    assert latest_matching(store, v2.source_fingerprint) == v2
+    assert [p.name for p in store.path("profiles").iterdir() if p.name.endswith(".tmp")] == []
+    assert latest_matching(store, v1.source_fingerprint) == v1
     assert latest_matching(store, "0" * 64) is None
+
+
+def test_current_is_always_the_version_learned_or_reused_last(tmp_path):
+    """Going back to an earlier set of pairs reuses its version, and current.json follows it."""
+    store = LocalArtifactStore(tmp_path)
+    everything = _selection()
+    fewer = Selection(used=everything.used[:2], left_out={"c": "its latest run failed at transcription"})
+    first, reused = learn_or_reuse(store, everything, depths=DEPTHS, created_at="t1")
+    assert (first.version, reused, load_current(store)) == (1, False, first)
+    second, reused = learn_or_reuse(store, fewer, depths=DEPTHS, created_at="t2")
+    assert (second.version, reused, load_current(store)) == (2, False, second)
+    assert second.pairs_used == ["a", "b"] and second.pairs_left_out == {"c": "its latest run failed at transcription"}
+    back, reused = learn_or_reuse(store, everything, depths=DEPTHS, created_at="t3")
+    assert (back, reused) == (first, True)
+    assert load_current(store) == first, "current.json is the version just reported, not the newest file"
+    assert next_version(store) == 3
 
 
 def test_aggregated_markdown_summarises_the_profile():
     text = aggregated_markdown(_aggregate())
     assert "v1" in text and "intro → background → methodology → key_finding → conclusion" in text
-    assert "| comprehensive | 25 |" in text
+    assert "| comprehensive | 45+ (45) |" in text and "| overview | 3-5 (4) |" in text
     assert "gender:female" in text

@@ -16,6 +16,24 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+SEED_LOSS_WEIGHTS = {"duration": 0.25, "coverage": 0.25, "structure": 0.20, "quality": 0.20, "rouge": 0.10}
+SEED_DEPTH_MINUTES = {"overview": (3, 5), "standard": (10, 15), "deep_dive": (20, 30), "comprehensive": (45, None)}
+
+
+@pytest.mark.parametrize("source", ["shipped file", "code defaults"])
+def test_the_seeds_loss_weights_and_depth_ranges(source):
+    config = load_config(PROJECT_ROOT / "configs" / "pipeline.yaml") if source == "shipped file" else PipelineConfig()
+    assert config.loss_weights.model_dump() == SEED_LOSS_WEIGHTS
+    assert {n: (d.min_minutes, d.max_minutes) for n, d in config.depth_targets.items()} == SEED_DEPTH_MINUTES
+    assert [d.target_minutes for d in config.depth_targets.values()] == [4, 12.5, 25, 45]
+
+
+def test_a_depth_range_must_be_ordered(tmp_path):
+    path = write(tmp_path, "depth_targets: {overview: {min_minutes: 5, max_minutes: 3, key_concepts: 5}}\n")
+    with pytest.raises(ConfigError, match=r"depth_targets\.overview.*below min_minutes"):
+        load_config(path)
+
+
 def test_the_shipped_config_loads_and_matches_the_defaults():
     config = load_config(PROJECT_ROOT / "configs" / "pipeline.yaml")
     assert config.pairs_dir == PROJECT_ROOT / "examples" / "pairs"

@@ -54,3 +54,21 @@ def test_runs_per_tick_are_capped_and_the_rest_deferred(tmp_path):
 def test_a_garbled_cursor_is_treated_as_empty(tmp_path):
     make_pair(tmp_path, "a")
     assert len(plan_sync(discover_pairs(tmp_path).pairs, set(), "{not json").runs) == 1
+
+
+def test_inputs_the_instance_already_ran_are_not_run_again(tmp_path):
+    """A pair run by `podcast-assets train` (same files) is recorded in the state, not requested again."""
+    make_pair(tmp_path, "a")
+    make_pair(tmp_path, "b")
+    on_disk = discover_pairs(tmp_path).pairs
+    asked = []
+
+    def handled(pair_id, manifest):
+        asked.append((pair_id, manifest))
+        return pair_id == "a" and manifest == on_disk["a"].manifest_hash()
+
+    plan = plan_sync(on_disk, {"a"}, None, handled=handled)
+    assert [r.pair_id for r in plan.runs] == ["b"]
+    assert plan.state["a"]["hash"] == on_disk["a"].manifest_hash()
+    again = plan_sync(on_disk, {"a", "b"}, plan.cursor(), handled=handled)
+    assert again.runs == [] and len(asked) == 2, "an unchanged pair is neither hashed nor looked up again"

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from podcast_assets.core.analysis.models import AlignedSegment, AlignedSegments
+from podcast_assets.core.analysis.pair_check import podcast_matches_paper
 from podcast_assets.core.analysis.profiles import (
     profile_markdown,
     structure_profile,
@@ -44,7 +45,12 @@ def build_pair(
         )
         start += seconds
     aligned = AlignedSegments(
-        pair_id=pair_id, classifier="test", segments=segments, mean_alignment=0.5, concept_coverage=0.5
+        pair_id=pair_id,
+        classifier="test",
+        segments=segments,
+        mean_alignment=0.5,
+        concept_coverage=0.5,
+        match=podcast_matches_paper(0.5, 0.5),
     )
     transcription = TranscriptionResult(
         audio_sha256="0" * 64,

@@ -24,6 +24,8 @@ from podcast_assets.core.analysis.models import (
     StyleVariant,
     ValueRange,
 )
+from podcast_assets.core.analysis.selection import Selection
+from podcast_assets.core.config import DepthTarget
 from podcast_assets.core.metrics import edit_distance
 from podcast_assets.core.storage import cache_key
 
@@ -170,7 +172,7 @@ def _depth_plans(
     structures: Sequence[StructureProfile],
     durations: Mapping[str, DurationTarget],
     canonical: Sequence[str],
-    depths: Mapping[str, Mapping[str, float | int | None]],
+    depths: Mapping[str, DepthTarget],
 ) -> dict[str, DepthPlan]:
     wpm = statistics.median(s.words_per_minute for s in structures)
     cpm = statistics.median(s.concepts_per_minute for s in structures)
@@ -178,7 +180,7 @@ def _depth_plans(
     runs = Counter(canonical)
     plans = {}
     for name, depth in depths.items():
-        minutes = float(depth["minutes"])  # type: ignore[arg-type]
+        minutes = depth.target_minutes
         seconds = {t: d.share * minutes * 60 for t, d in durations.items() if d.share > 0}
         counts = {
             t: max(
@@ -187,15 +189,18 @@ def _depth_plans(
             for t, sec in seconds.items()
         }
         counts = {t: n for t, n in counts.items() if n}
-        key_concepts = depth.get("key_concepts")
         plans[name] = DepthPlan(
-            minutes=minutes,
+            min_minutes=depth.min_minutes,
+            max_minutes=depth.max_minutes,
+            target_minutes=minutes,
             seconds_by_type=seconds,
             segment_counts=counts,
             segment_count=sum(counts.values()),
-            concepts=round(cpm * minutes),
-            configured_key_concepts=int(key_concepts) if key_concepts is not None else None,
+            key_concepts=depth.key_concepts,
+            learned_concepts=round(cpm * minutes),
             words=round(wpm * minutes),
+            min_words=round(wpm * depth.min_minutes),
+            max_words=round(wpm * depth.max_minutes) if depth.max_minutes is not None else None,
             figures=round(fpm * minutes),
         )
     return plans
@@ -248,37 +253,28 @@ def _universal_phrases(styles: Sequence[StyleProfile]) -> dict[str, list[PhraseS
     return result
 
 
-def _plain_depths(depth_targets: Mapping[str, Mapping[str, float | int | None]]) -> dict[str, dict]:
-    return {
-        name: {"minutes": float(d["minutes"]), "key_concepts": d.get("key_concepts")}  # type: ignore[arg-type]
-        for name, d in depth_targets.items()
-    }
-
-
 def source_fingerprint(
     structures: Sequence[StructureProfile],
     styles: Sequence[StyleProfile],
-    depth_targets: Mapping[str, Mapping[str, float | int | None]],
+    left_out: Mapping[str, str],
+    depths: Mapping[str, DepthTarget],
 ) -> str:
-    """Hash of the input profiles (in pair order) and the depth settings: equal inputs, equal fingerprint."""
+    """Hash of the input profiles (in pair order), the pairs left out and the depth settings: equal inputs,
+    equal fingerprint, so an unchanged set of pairs reuses its version."""
     return cache_key(
         [s.model_dump(mode="json") for s in sorted(structures, key=lambda s: s.pair_id)],
         [s.model_dump(mode="json") for s in sorted(styles, key=lambda s: s.pair_id)],
-        _plain_depths(depth_targets),
+        dict(sorted(left_out.items())),
+        {name: d.model_dump(mode="json") for name, d in sorted(depths.items())},
     )
 
 
 def learn_aggregated_profile(
-    structures: list[StructureProfile],
-    styles: list[StyleProfile],
-    *,
-    depth_targets: dict[str, dict],
-    version: int,
-    created_at: str,
+    selection: Selection, *, depths: Mapping[str, DepthTarget], version: int, created_at: str
 ) -> AggregatedProfile:
-    """Combine per-pair profiles into the learned shape. `depth_targets`: {depth: {minutes, key_concepts}}."""
-    structures = sorted(structures, key=lambda s: s.pair_id)
-    styles = sorted(styles, key=lambda s: s.pair_id)
+    """Combine the selected pairs' profiles into the learned shape (the left-out pairs are named in it)."""
+    structures = sorted(selection.structures, key=lambda s: s.pair_id)
+    styles = sorted(selection.styles, key=lambda s: s.pair_id)
     ids = [s.pair_id for s in structures]
     if not structures:
         raise ValueError("no profiles to aggregate")
@@ -290,12 +286,13 @@ def learn_aggregated_profile(
         version=version,
         created_at=created_at,
         pairs_used=ids,
-        source_fingerprint=source_fingerprint(structures, styles, depth_targets),
+        pairs_left_out=dict(sorted(selection.left_out.items())),
+        source_fingerprint=source_fingerprint(structures, styles, selection.left_out, depths),
         canonical_sequence=canonical,
         canonical_sequence_method=CANONICAL_METHOD,
         canonical_mean_distance=distance,
         duration_targets=durations,
-        depth_targets=_depth_plans(structures, durations, canonical, _plain_depths(depth_targets)),
+        depth_targets=_depth_plans(structures, durations, canonical, depths),
         style_variants=_style_variants(styles),
         universal_phrases=_universal_phrases(styles),
         wpm_range=_range([s.words_per_minute for s in structures]),
@@ -309,6 +306,10 @@ def _range_text(r: ValueRange, digits: int) -> str:
     return " / ".join(values)
 
 
+def _minutes_text(plan: DepthPlan) -> str:
+    return f"{plan.min_minutes:g}+" if plan.max_minutes is None else f"{plan.min_minutes:g}-{plan.max_minutes:g}"
+
+
 def aggregated_markdown(profile: AggregatedProfile) -> str:
     """Markdown summary of an aggregated profile for the UI."""
     lines = [
@@ -316,6 +317,8 @@ def aggregated_markdown(profile: AggregatedProfile) -> str:
         "",
         f"{len(profile.pairs_used)} pairs ({', '.join(profile.pairs_used)}), created {profile.created_at}, "
         f"fingerprint `{profile.source_fingerprint[:12]}`",
+        "",
+        *(f"- left out **{pair}**: {reason}" for pair, reason in profile.pairs_left_out.items()),
         "",
         "**Canonical sequence**: " + " → ".join(profile.canonical_sequence),
         f"(mean edit distance to the pairs: {profile.canonical_mean_distance:.2f})",
@@ -331,11 +334,15 @@ def aggregated_markdown(profile: AggregatedProfile) -> str:
         f"{d.segments} | {d.pairs_with_type} |"
         for t, d in profile.duration_targets.items()
     ]
-    lines += ["", "| depth | minutes | segments | concepts (config) | words | figures | segments per type |"]
+    lines += [
+        "",
+        "| depth | minutes (planned at) | segments | key concepts (references) | words | figures | segments per type |",
+    ]
     lines += ["|---|---:|---:|---:|---:|---:|---|"]
     lines += [
-        f"| {name} | {p.minutes:g} | {p.segment_count} | {p.concepts} ({p.configured_key_concepts or '-'}) | "
-        f"{p.words} | {p.figures} | {', '.join(f'{t} {n}' for t, n in p.segment_counts.items())} |"
+        f"| {name} | {_minutes_text(p)} ({p.target_minutes:g}) | {p.segment_count} | {p.key_concepts} "
+        f"({p.learned_concepts}) | {p.words} | {p.figures} | "
+        f"{', '.join(f'{t} {n}' for t, n in p.segment_counts.items())} |"
         for name, p in profile.depth_targets.items()
     ]
     lines += [

@@ -17,6 +17,7 @@ from wordfreq import zipf_frequency
 from podcast_assets.core.analysis.evidence import SegmentEvidence, SegmentLabel, Typer
 from podcast_assets.core.analysis.local_typer import local_typer
 from podcast_assets.core.analysis.models import AlignedSegment, AlignedSegments
+from podcast_assets.core.analysis.pair_check import podcast_matches_paper
 from podcast_assets.core.analysis.segmentation import Paragraph, segment_transcript
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.text import (
@@ -179,14 +180,29 @@ def analyse_pair(
     transcript_text = " ".join(p.text for p in paragraphs)
     top = [k.phrase for k in graph.key_concepts[:COVERAGE_CONCEPTS]]
     covered = sum(1 for phrase in top if patterns[phrase].search(transcript_text))
+    mean_alignment = round(statistics.fmean(s.alignment_score for s in segments), 4) if segments else 0.0
+    coverage = round(covered / len(top), 4) if top else 0.0
     return AlignedSegments(
         pair_id=pair_id,
         classifier=typing.classifier,
         segments=segments,
-        mean_alignment=round(statistics.fmean(s.alignment_score for s in segments), 4) if segments else 0.0,
-        concept_coverage=round(covered / len(top), 4) if top else 0.0,
+        mean_alignment=mean_alignment,
+        concept_coverage=coverage,
+        match=podcast_matches_paper(coverage, mean_alignment),
         warnings=warnings,
     )
+
+
+def analyse_and_type(
+    pair_id: str, transcription: TranscriptionResult, graph: DocumentGraph, *, llm_typer: Typer | None = None
+) -> AlignedSegments:
+    """The pair analysed by the local typer; then, if an LLM typer is given and only if the podcast matches
+    the paper, typed again by the LLM. A mismatched pair costs no LLM call. The verdict depends on the
+    alignment alone, so both analyses carry the same one."""
+    local = analyse_pair(pair_id, transcription, graph)
+    if llm_typer is None or not local.match.passed:
+        return local
+    return analyse_pair(pair_id, transcription, graph, typer=llm_typer)
 
 
 def _describe(

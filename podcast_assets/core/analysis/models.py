@@ -54,14 +54,26 @@ class AlignedSegment(Record):
         return self.end - self.start
 
 
+class MatchVerdict(Record):
+    """Whether the podcast discusses the paper it is paired with (core/analysis/pair_check.py)."""
+
+    passed: bool
+    rule: str = Field(description="Which rule decided, e.g. 'pair-alone-v1'.")
+    figures: dict[str, float] = Field(description="The measured figures the rule used.")
+    description: str
+
+
 class AlignedSegments(Record):
     pair_id: str
-    classifier: str = Field(description="Which typer made the types, e.g. 'local-cues-sections-position-v1' or 'llm:<model>'.")
+    classifier: str = Field(
+        description="Which typer made the types, e.g. 'local-cues-sections-position-v1' or 'llm:<model>'."
+    )
     segments: list[AlignedSegment]
     mean_alignment: float = Field(description="Mean best-atom similarity of the segments (0-1).")
     concept_coverage: float = Field(
         ge=0, le=1, description="Share of the paper's key concepts the podcast mentions: near 0 means another paper."
     )
+    match: MatchVerdict = Field(description="Does the podcast discuss this paper? A failed verdict blocks profiling.")
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -209,21 +221,28 @@ class DurationTarget(Record):
 
 
 class DepthPlan(Record):
-    """Targets for one depth, learned shares and rates scaled to its configured length."""
+    """Targets for one depth: its configured length range and key concepts, with the learned shares and rates
+    planned at the range's target length."""
 
-    minutes: float = Field(gt=0, description="Configured length.")
-    seconds_by_type: dict[str, float] = Field(description="share × length, per type.")
+    min_minutes: float = Field(gt=0, description="Configured shortest length.")
+    max_minutes: float | None = Field(description="Configured longest length; None: open-ended.")
+    target_minutes: float = Field(
+        gt=0, description="Length the plan is made for: the middle of the range, min_minutes when open-ended."
+    )
+    seconds_by_type: dict[str, float] = Field(description="share × target length, per type.")
     segment_counts: dict[str, int] = Field(
         description="round(seconds / median segment seconds) per type, at least the type's runs in the "
         "canonical sequence."
     )
     segment_count: int = Field(ge=0)
-    concepts: int = Field(ge=0, description="Median concepts per minute × minutes.")
-    configured_key_concepts: int | None = Field(
-        default=None, description="The config's key_concepts, for comparison."
+    key_concepts: int = Field(ge=1, description="The configured number of key concepts to cover.")
+    learned_concepts: int = Field(
+        ge=0, description="Median concepts per minute of the references × target minutes, for comparison."
     )
-    words: int = Field(ge=0, description="Median words per minute × minutes.")
-    figures: int = Field(ge=0, description="Median figures per minute × minutes.")
+    words: int = Field(ge=0, description="Median words per minute × target minutes.")
+    min_words: int = Field(ge=0, description="Median words per minute × min_minutes.")
+    max_words: int | None = Field(description="Median words per minute × max_minutes; None: open-ended.")
+    figures: int = Field(ge=0, description="Median figures per minute × target minutes.")
 
 
 class StyleVariant(Record):
@@ -254,7 +273,13 @@ class AggregatedProfile(Record):
     version: int = Field(ge=1)
     created_at: str = Field(description="ISO 8601 datetime.")
     pairs_used: list[str]
-    source_fingerprint: str = Field(description="Hash of the input profiles and depth settings.")
+    pairs_left_out: dict[str, str] = Field(
+        description="Registered pairs that contributed nothing, each with the reason (mismatched podcast, failed "
+        "or unfinished run, unreadable record)."
+    )
+    source_fingerprint: str = Field(
+        description="Hash of the input profiles, the pairs left out and the depth settings."
+    )
     canonical_sequence: list[SegmentType]
     canonical_sequence_method: str
     canonical_mean_distance: float = Field(

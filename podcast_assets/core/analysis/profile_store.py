@@ -4,11 +4,13 @@ replaced, and `profiles/current.json` is a copy of the version the aggregated_pr
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import tempfile
+from collections.abc import Mapping
 
+from podcast_assets.core.analysis.aggregate import learn_aggregated_profile, source_fingerprint
 from podcast_assets.core.analysis.models import AggregatedProfile
+from podcast_assets.core.analysis.selection import Selection
+from podcast_assets.core.config import DepthTarget
 from podcast_assets.core.errors import StorageError
 from podcast_assets.core.storage import LocalArtifactStore
 
@@ -33,35 +35,14 @@ def next_version(store: LocalArtifactStore) -> int:
     return max(_versions(store), default=0) + 1
 
 
-def save_aggregated(store: LocalArtifactStore, profile: AggregatedProfile) -> str:
-    """Write `profiles/aggregated_v{N}.json` (never replacing a version), then `profiles/current.json`."""
-    rel = version_path(profile.version)
-    target = store.path(rel)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(profile.model_dump_json(indent=1).encode())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.link(tmp, target)
-    except FileExistsError as exc:
-        raise StorageError(
-            f"aggregated profile version {profile.version} already exists and is never overwritten",
-            path=target,
-            fix=f"aggregate again with version={next_version(store)}",
-        ) from exc
-    except OSError as exc:
-        raise StorageError(
-            f"could not write aggregated profile ({exc.strerror or exc})",
-            path=target,
-            fix="free disk space or fix the folder's permissions, then re-run",
-        ) from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+def save_version(store: LocalArtifactStore, profile: AggregatedProfile) -> str:
+    """Write `profiles/aggregated_v{N}.json`, never replacing an existing version."""
+    return store.write_model(version_path(profile.version), profile, replace=False)
+
+
+def publish(store: LocalArtifactStore, profile: AggregatedProfile) -> None:
+    """Make `profile` the current one: profiles/current.json is what `podcast-assets profile show` prints."""
     store.write_model(CURRENT, profile)
-    return rel
 
 
 def load_current(store: LocalArtifactStore) -> AggregatedProfile | None:
@@ -77,3 +58,20 @@ def latest_matching(store: LocalArtifactStore, fingerprint: str) -> AggregatedPr
             if profile.source_fingerprint == fingerprint:
                 return profile
     return None
+
+
+def learn_or_reuse(
+    store: LocalArtifactStore, selection: Selection, *, depths: Mapping[str, DepthTarget], created_at: str
+) -> tuple[AggregatedProfile, bool]:
+    """The stored version made from exactly these inputs, else a new version learned and saved; either way
+    published as current, so current.json is always the version the caller reports. Second item: reused."""
+    fingerprint = source_fingerprint(selection.structures, selection.styles, selection.left_out, depths)
+    profile = latest_matching(store, fingerprint)
+    reused = profile is not None
+    if profile is None:
+        profile = learn_aggregated_profile(
+            selection, depths=depths, version=next_version(store), created_at=created_at
+        )
+        save_version(store, profile)
+    publish(store, profile)
+    return profile, reused

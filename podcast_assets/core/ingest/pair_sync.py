@@ -3,12 +3,14 @@
 Pure: it takes what is on disk, what the instance knows and the sensor's remembered state, and returns
 a plan. The state maps pair id -> {"fp": cheap fingerprint, "hash": content hash of the inputs}; the
 content hash names the run (`<pair>:<hash>`), so an unchanged pair is never requested twice and a
-changed one always is.
+changed one always is, unless the instance already holds a run or profiles for exactly those inputs
+(`handled`: made by `podcast-assets train` or from the UI), which are then not run again.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from podcast_assets.core.ingest.pairs import PairFiles
@@ -52,8 +54,10 @@ def plan_sync(
     cursor: str | None,
     *,
     max_runs: int = 10,
+    handled: Callable[[str, str], bool] = lambda pair_id, manifest: False,
 ) -> SyncPlan:
-    """Plan one tick. At most `max_runs` runs are requested; the rest are deferred to later ticks."""
+    """Plan one tick. At most `max_runs` runs are requested; the rest are deferred to later ticks.
+    `handled(pair_id, manifest)` says whether these exact inputs were already run."""
     previous = load_state(cursor)
     plan = SyncPlan()
     plan.add_partitions = sorted(set(on_disk) - registered)
@@ -65,7 +69,7 @@ def plan_sync(
             plan.state[pair_id] = seen
             continue
         manifest = files.manifest_hash()
-        if seen.get("hash") == manifest:
+        if seen.get("hash") == manifest or handled(pair_id, manifest):
             plan.state[pair_id] = {"fp": fingerprint, "hash": manifest}
         elif len(plan.runs) < max_runs:
             plan.runs.append(PairRun(pair_id, manifest))

@@ -18,8 +18,9 @@ import yaml
 from pydantic import ValidationError
 
 from podcast_assets.core.errors import PairError
-from podcast_assets.core.ingest.audio import AUDIO_EXTENSIONS
+from podcast_assets.core.ingest.audio import AUDIO_EXTENSIONS, probe_audio
 from podcast_assets.core.ingest.models import PairMeta
+from podcast_assets.core.ingest.pdf import validate_pdf
 from podcast_assets.core.storage import cache_key, sha256_file
 
 PAIR_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -48,6 +49,17 @@ def suggest_pair_id(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class PairDigest:
+    """Content hashes of a pair's files, read once: what the caches key on, and the pair's manifest."""
+
+    paper: str | None
+    audio: str | None
+    meta: str | None
+    manifest: str
+    """Hash of every file's name and content: changes exactly when the pair's inputs change."""
+
+
+@dataclass(frozen=True)
 class PairFiles:
     """The files of one training pair, as found on disk (not yet validated as PDF or audio)."""
 
@@ -57,10 +69,14 @@ class PairFiles:
     audio: Path | None
     meta_file: Path | None
 
+    def digest(self) -> PairDigest:
+        """Hash every file once (missing files hash to None)."""
+        hashes = [sha256_file(p) if p and p.is_file() else None for p in (self.paper, self.audio, self.meta_file)]
+        parts = [(p.name, h) for p, h in zip((self.paper, self.audio, self.meta_file), hashes) if p and h]
+        return PairDigest(*hashes, manifest=cache_key(self.pair_id, parts)[:16])
+
     def manifest_hash(self) -> str:
-        """Hash of every file's content: changes exactly when the pair's inputs change."""
-        parts = [(p.name, sha256_file(p)) for p in (self.paper, self.audio, self.meta_file) if p and p.is_file()]
-        return cache_key(self.pair_id, parts)[:16]
+        return self.digest().manifest
 
     def fingerprint(self) -> str:
         """Cheap change detector (names, sizes, mtimes) so unchanged pairs are not re-hashed every tick."""
@@ -192,6 +208,13 @@ def add_pair(
         if staging.exists():
             shutil.rmtree(staging)
     return pair_files(pairs_dir, pair_id)
+
+
+def check_inputs(pdf: Path, audio: Path, *, max_pages: int, max_audio_seconds: float) -> None:
+    """The cheap header checks ingest runs first (a real PDF with pages and no password; decodable audio
+    within the length limit), so a bad file is refused before it is copied or registered."""
+    validate_pdf(pdf, max_pages=max_pages)
+    probe_audio(audio, max_seconds=max_audio_seconds)
 
 
 def remove_pair(pairs_dir: Path, pair_id: str) -> None:

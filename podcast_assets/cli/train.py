@@ -1,0 +1,95 @@
+"""`podcast-assets train`: every per-pair asset for each pair, one pair at a time in this process, then the
+aggregated profile; recorded in the Dagster instance like any other run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from podcast_assets.cli.instance import dagster_instance, register
+from podcast_assets.cli.progress import failure_reasons, progress_logger, run_config
+from podcast_assets.core.config import PipelineConfig
+from podcast_assets.core.ingest.pairs import discover_pairs
+from podcast_assets.core.storage import PAIRS_PREFIX
+
+LAUNCHED_BY = {"launched_by": "podcast-assets"}
+
+
+def definitions(config: PipelineConfig):
+    import dagster as dg
+
+    from podcast_assets.definitions import build_definitions
+
+    return build_definitions(config, loggers={"console": dg.colored_console_logger, "progress": progress_logger})
+
+
+def aggregate(defs, instance, config: dict) -> bool:
+    """Learn the aggregated profile from the pairs whose latest run succeeded; print the outcome."""
+    from podcast_assets.defs.jobs import AGGREGATE_JOB_NAME
+
+    print("aggregating the profiles of all pairs ...", flush=True)
+    result = defs.resolve_job_def(AGGREGATE_JOB_NAME).execute_in_process(
+        instance=instance, run_config=config, raise_on_error=False, tags=LAUNCHED_BY
+    )
+    if not result.success:
+        for reason in failure_reasons(result):
+            print(f"    {reason}", file=sys.stderr)
+        return False
+    [mat] = result.asset_materializations_for_node("aggregated_profile")
+    meta = {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
+    print(f"aggregated profile v{meta['version']} from {len(meta['pairs_used'])} pair(s): {meta['canonical_sequence']}")
+    for pair_id, reason in meta["pairs_left_out"].items():
+        print(f"    left out {pair_id}: {reason}")
+    return True
+
+
+def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
+    """Run every per-pair asset for each pair (or the chosen ones), one pair at a time, in this process."""
+    from podcast_assets.defs.jobs import PAIR_JOB_NAME
+    from podcast_assets.defs.pair_state import MANIFEST_TAG
+
+    discovery = discover_pairs(config.pairs_dir)
+    for problem in discovery.problems:
+        print(f"! {problem}", file=sys.stderr)
+    pair_ids = args.pair or list(discovery.pairs)
+    unknown = [p for p in pair_ids if p not in discovery.pairs]
+    if unknown:
+        print(f"error: no such pair(s) in {config.pairs_dir}: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    if not pair_ids:
+        print(f"error: no training pairs in {config.pairs_dir}; add one with `podcast-assets pairs add`", file=sys.stderr)
+        return 2
+    home = register(config, add=pair_ids)
+    defs = definitions(config)
+    job = defs.resolve_job_def(PAIR_JOB_NAME)
+    instance = dagster_instance(config)
+    logging_config = run_config(verbose=args.verbose, log_level=args.log_level)
+    failed: list[str] = []
+    print(f"training on {len(pair_ids)} pair(s) from {config.pairs_dir}; Dagster instance: {home}")
+    for n, pair_id in enumerate(pair_ids, 1):
+        started = time.perf_counter()
+        print(f"[{n}/{len(pair_ids)}] {pair_id} ...", flush=True)
+        manifest = discovery.pairs[pair_id].manifest_hash()
+        result = job.execute_in_process(
+            partition_key=pair_id,
+            instance=instance,
+            run_config=logging_config,
+            raise_on_error=False,
+            tags={**LAUNCHED_BY, MANIFEST_TAG: manifest},
+        )
+        status = "ok" if result.success else "FAILED"
+        print(f"[{n}/{len(pair_ids)}] {pair_id}: {status} in {time.perf_counter() - started:.1f} s (run {result.run_id})", flush=True)
+        if not result.success:
+            failed.append(pair_id)
+            for reason in failure_reasons(result):
+                print(f"    {reason}", file=sys.stderr)
+    aggregated_ok = aggregate(defs, instance, logging_config) if len(failed) < len(pair_ids) else False
+    print(f"\nper-pair results: {config.storage.root / PAIRS_PREFIX}/<pair_id>/*.json")
+    if aggregated_ok:
+        print(f"aggregated profile: {config.storage.root / 'profiles' / 'current.json'}  (podcast-assets profile show)")
+    print(f"browse them: DAGSTER_HOME={home} dagster dev   (then open http://127.0.0.1:3000)")
+    if failed:
+        hint = "" if args.verbose else "; tracebacks are in each run's log (the UI), or re-run with --verbose"
+        print(f"{len(failed)} of {len(pair_ids)} pair(s) failed: {', '.join(failed)}{hint}", file=sys.stderr)
+    return 0 if aggregated_ok and not failed else 1
