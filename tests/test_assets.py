@@ -10,7 +10,8 @@ import dagster as dg
 import pytest
 
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
-from podcast_assets.core.storage import LocalArtifactStore, pair_record_path
+from podcast_assets.core.ingest.pairs import pair_files
+from podcast_assets.core.storage import LocalArtifactStore, pair_record_path, sha256_file
 from podcast_assets.definitions import build_resources
 from podcast_assets.defs.ingest import (
     document_graph_path,
@@ -19,7 +20,7 @@ from podcast_assets.defs.ingest import (
     transcriptions,
 )
 from podcast_assets.defs.partitions import training_pairs
-from tests.conftest import EXAMPLE_PAIRS, require_shared_pairs
+from tests.conftest import EXAMPLE_PAIRS, require_shared_pairs, training_pair_dirs
 from tests.dagster_helpers import make_config
 
 INGEST = [document_graphs, transcriptions]
@@ -41,6 +42,7 @@ def test_document_graphs_of_real_papers_are_rich(ingested):
     for pair_id, result in results.items():
         meta = metadata(result, document_graphs)
         graph = store.read_model(document_graph_path(pair_id), DocumentGraph)
+        assert graph.pdf_sha256 == sha256_file(pair_files(config.pairs_dir, pair_id).paper), "the graph is of this PDF"
         assert meta["text_atoms"] == len(graph.atoms) >= 30, pair_id
         assert len(graph.sections) >= 3, pair_id
         assert len(graph.key_concepts) >= 10, pair_id
@@ -54,8 +56,10 @@ def test_transcriptions_of_real_podcasts_are_word_timed(ingested):
     store = LocalArtifactStore(config.storage.root)
     for pair_id, result in results.items():
         record = store.read_model(transcription_path(pair_id), TranscriptionResult)
+        assert record.audio_sha256 == sha256_file(pair_files(config.pairs_dir, pair_id).audio), "of this audio"
         words = record.words
-        assert record.language == "en" and record.model == "tiny.en"
+        assert (record.provider, record.model) == (config.asr.provider, config.asr.model), pair_id
+        assert record.language == "en", pair_id  # no pair.yaml names another language
         assert len(words) > 100 * record.duration / 60, pair_id  # real speech runs well above 100 wpm
         assert all(0 <= w.start <= w.end <= record.duration + 0.5 for w in words), pair_id
         assert 0.5 < record.mean_confidence <= 1.0, pair_id
@@ -78,7 +82,7 @@ def test_the_kd_survey_transcript_matches_its_tts_script(ingested):
 
 def test_a_second_run_is_served_from_the_cache(ingested):
     config, _ = ingested
-    pair_id = require_shared_pairs()[0].name
+    pair_id = training_pair_dirs()[0].name
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(training_pairs.name, [pair_id])
         again = dg.materialize(INGEST, partition_key=pair_id, instance=instance, resources=build_resources(config))

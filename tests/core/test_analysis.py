@@ -10,7 +10,7 @@ import yaml
 
 from podcast_assets.core.analysis.alignment import analyse_pair
 from podcast_assets.core.analysis.evidence import SegmentEvidence
-from podcast_assets.core.analysis.llm_typer import SegmentTypingReply, TypedSegment, llm_typer
+from podcast_assets.core.analysis.llm_typer import BATCH_SIZE, SegmentTypingReply, TypedSegment, llm_typer
 from podcast_assets.core.analysis.local_typer import LOCAL_TYPER, local_typer, section_type_prior
 from podcast_assets.core.analysis.models import SEGMENT_TYPES, AlignedSegments
 from podcast_assets.core.analysis.segmentation import segment_transcript
@@ -21,7 +21,6 @@ from podcast_assets.core.ingest.models import (
     KeyConcept,
     Section,
     TextAtom,
-    TranscriptionResult,
 )
 from podcast_assets.core.llm import CallRecord, LLMResponseError, load_prompt, validate_reply
 from podcast_assets.core.metrics import time_weighted_typing_accuracy
@@ -234,14 +233,18 @@ def template():
 def test_llm_typer_batches_and_keeps_records(template) -> None:
     fake = ScriptedLLM(labels_for)
     typer = llm_typer(fake, template)
-    result = typer(evidence(25), graph())
-    assert [label.type for label in result.labels] == ["methodology"] * 25
+    count = BATCH_SIZE + 5  # one full batch and a partial one
+    result = typer(evidence(count), graph())
+    assert [label.type for label in result.labels] == ["methodology"] * count
     assert result.classifier == "llm:fake-model"
     assert len(fake.calls) == 2 and len(result.records) == 2 and typer.records == list(result.records)
-    first = fake.calls[0]
-    assert first["task"] == "segment_typing" and first["prompt_version"] == "segment_typing/v1"
+    first, second = fake.calls
+    assert first["task"] == "segment_typing" and first["prompt_version"] == template.ref
     assert "<<<SEGMENTS " in first["prompt"] and "<<<PAPER_OUTLINE " in first["prompt"]
-    assert "[s020]" in first["prompt"] and "[s021]" not in first["prompt"] and "$" not in first["prompt"]
+    last_of_first = f"[s{BATCH_SIZE:03d}]"
+    assert last_of_first in first["prompt"] and f"[s{BATCH_SIZE + 1:03d}]" not in first["prompt"]
+    assert f"[s{BATCH_SIZE + 1:03d}]" in second["prompt"] and f"[s{count:03d}]" in second["prompt"]
+    assert last_of_first not in second["prompt"] and "$" not in first["prompt"]
 
 
 def test_llm_typer_result_goes_into_the_aligned_segments(template) -> None:
@@ -281,23 +284,6 @@ def test_llm_typer_refuses_replies_that_do_not_match(template, reply, message) -
 
 
 @pytest.fixture(scope="module")
-def real_pairs(ingested) -> dict[str, tuple[TranscriptionResult, DocumentGraph]]:
-    """Every real pair's transcription and document graph, as the ingest assets stored them."""
-    from podcast_assets.core.storage import LocalArtifactStore
-    from podcast_assets.defs.ingest import document_graph_path, transcription_path
-
-    config, results = ingested
-    store = LocalArtifactStore(config.storage.root)
-    return {
-        pair_id: (
-            store.read_model(transcription_path(pair_id), TranscriptionResult),
-            store.read_model(document_graph_path(pair_id), DocumentGraph),
-        )
-        for pair_id in results
-    }
-
-
-@pytest.fixture(scope="module")
 def cross(real_pairs) -> dict[tuple[str, str], AlignedSegments]:
     """Every transcript analysed against every paper: (transcript pair, paper pair) -> result."""
     return {
@@ -316,6 +302,9 @@ def test_segment_durations_within_bounds_on_real_transcripts(real_pairs) -> None
 
 
 def test_each_transcript_aligns_best_to_its_own_paper(cross, real_pairs) -> None:
+    if len(real_pairs) < 2:
+        pytest.skip(f"needs at least 2 real pairs to compare a transcript across papers, found {len(real_pairs)} "
+                    "(../shared/data/pairs holds four)")
     pairs = sorted(real_pairs)
     print("\nmean_alignment / concept_coverage (rows: transcript, columns: paper)")
     for t in pairs:
@@ -326,30 +315,73 @@ def test_each_transcript_aligns_best_to_its_own_paper(cross, real_pairs) -> None
     for t in pairs:
         own = cross[t, t]
         others = [cross[t, p] for p in pairs if p != t]
-        assert own.mean_alignment > 1.5 * max(o.mean_alignment for o in others), t
+        assert own.mean_alignment > max(o.mean_alignment for o in others), t
         assert own.concept_coverage > max(o.concept_coverage for o in others), t
-        assert own.concept_coverage >= 0.3, t
+        # and by the margin the pair check needs: its own paper passes, every other paper fails
+        assert own.match.passed, (t, own.match.description)
+        assert not any(o.match.passed for o in others), t
 
 
-def test_local_typer_beats_the_majority_label_on_the_labelled_pair(cross, real_pairs) -> None:
-    if LABELLED_PAIR not in real_pairs:
-        pytest.skip(f"{LABELLED_PAIR} is not among the shared pairs")
-    labels = yaml.safe_load(LABELS.read_text())
-    duration = real_pairs[LABELLED_PAIR][0].duration
+@pytest.mark.parametrize(
+    "labelled_pair",
+    [
+        LABELLED_PAIR,  # in sample: the local typer was tuned on it
+        "finmarket-network-forecast-podcastfy",  # held out: never used for tuning (tests/data/README.md)
+    ],
+)
+def test_local_typer_beats_the_majority_label_on_the_labelled_pairs(cross, real_pairs, labelled_pair) -> None:
+    if labelled_pair not in real_pairs:
+        pytest.skip(f"{labelled_pair} is not among the shared pairs")
+    labels = yaml.safe_load((LABELS.parent / f"{labelled_pair}.labels.yaml").read_text())
+    duration = real_pairs[labelled_pair][0].duration
     assert labels[0]["start"] == 0 and abs(labels[-1]["end"] - duration) < 1.0
     assert all(a["end"] == b["start"] for a, b in itertools.pairwise(labels))
     assert {label["type"] for label in labels} <= set(SEGMENT_TYPES)
 
-    segments = cross[LABELLED_PAIR, LABELLED_PAIR].segments
+    segments = cross[labelled_pair, labelled_pair].segments
     score = time_weighted_typing_accuracy(
         [(s.start, s.end, s.type) for s in segments], [(lb["start"], lb["end"], lb["type"]) for lb in labels]
     )
     accuracy, baseline = score.accuracy, score.majority_baseline
-    print(f"\nlocal typer time-weighted accuracy {accuracy:.3f}, always-{score.majority_label} {baseline:.3f}")
+    print(f"\n{labelled_pair}: local typer time-weighted accuracy {accuracy:.3f}, "
+          f"always-{score.majority_label} {baseline:.3f}")
     assert accuracy >= baseline + 0.08
 
 
 def test_local_typer_is_the_default_and_explains_its_scores(cross) -> None:
-    result = next(iter(cross.values()))
-    again = local_typer([], DocumentGraph(pdf_sha256="0" * 64, extractor_version="t", page_count=1, title=""))
-    assert result.classifier == LOCAL_TYPER and again.labels == ()
+    """Every real segment's type_scores are a distribution over all 11 types whose argmax is the type chosen,
+    with that score as its confidence."""
+    checked = 0
+    for (t, p), result in cross.items():
+        assert result.classifier == LOCAL_TYPER, (t, p)
+        for s in result.segments:
+            scores = s.type_scores
+            assert set(scores) == set(SEGMENT_TYPES), (t, p, s.id)
+            assert all(0 <= v <= 1 for v in scores.values()), (t, p, s.id)
+            assert abs(sum(scores.values()) - 1) <= len(SEGMENT_TYPES) * 5e-5, (t, p, s.id)  # rounded to 4 places
+            assert scores[s.type] == max(scores.values()), (t, p, s.id, s.type, scores)
+            assert s.type_confidence == scores[s.type], (t, p, s.id)
+            checked += 1
+    assert checked >= 3 * len(cross)
+    empty = local_typer([], DocumentGraph(pdf_sha256="0" * 64, extractor_version="t", page_count=1, title=""))
+    assert empty.classifier == LOCAL_TYPER and empty.labels == ()
+
+
+def test_local_typer_scores_move_with_the_evidence() -> None:
+    """A conclusion cue raises the conclusion score; so does the same segment moved to the episode's end."""
+    paper = graph()
+    plain = "They trained the encoder on paired images and captions with a contrastive objective."
+    cued = plain + " Thanks for listening, and goodbye!"
+
+    def conclusion_score(text: str, start: float, duration: float = 600.0) -> float:
+        seg = SegmentEvidence(id="s001", start=start, end=start + 25, text=text, audio_duration=duration)
+        [label] = local_typer([seg], paper).labels
+        return label.scores["conclusion"]
+
+    near_the_end = 600.0 - 30
+    assert conclusion_score(cued, near_the_end) > conclusion_score(plain, near_the_end)
+    assert conclusion_score(cued, near_the_end) > conclusion_score(cued, 200.0)
+    assert conclusion_score(plain, near_the_end) > conclusion_score(plain, 200.0)
+    seg = SegmentEvidence(id="s001", start=near_the_end, end=600.0 - 5, text=cued, audio_duration=600.0)
+    [label] = local_typer([seg], paper).labels
+    assert label.type == "conclusion", label.scores

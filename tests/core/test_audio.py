@@ -10,11 +10,11 @@ import pytest
 
 from podcast_assets.core.errors import AudioError
 from podcast_assets.core.ingest.audio import SAMPLE_RATE, check_decoded, decode_audio, probe_audio
-from tests.conftest import require_shared_pairs, require_shared_speech
+from tests.conftest import require_shared_speech, training_pair_dirs
 
 
 def _real_mp3() -> Path:
-    return require_shared_pairs()[-1] / "podcast.mp3"
+    return training_pair_dirs()[-1] / "podcast.mp3"
 
 
 def _reject(path: Path, max_seconds: float = 7200) -> AudioError:
@@ -27,7 +27,7 @@ def _reject(path: Path, max_seconds: float = 7200) -> AudioError:
 
 
 def test_real_podcasts_pass_with_decoded_length_matching_the_header():
-    for pair in require_shared_pairs():
+    for pair in training_pair_dirs():
         info = probe_audio(pair / "podcast.mp3", max_seconds=7200)
         samples = decode_audio(pair / "podcast.mp3")
         check_decoded(info, samples)
@@ -36,7 +36,9 @@ def test_real_podcasts_pass_with_decoded_length_matching_the_header():
 
 
 def test_real_speech_clips_pass():
-    for path in sorted(require_shared_speech().glob("*.[fw]*")):
+    clips = sorted(require_shared_speech().glob("*.[fw]*"))
+    assert clips, "the speech folder holds .flac and .wav clips"
+    for path in clips:
         check_decoded(probe_audio(path, max_seconds=60), decode_audio(path))
 
 
@@ -91,8 +93,20 @@ def test_digital_silence_is_rejected(tmp_path):
     assert "no speech: the file is silent" in _reject(silence).message
 
 
-def test_too_long_audio_is_rejected_from_the_header():
-    for path, limit in [(_real_mp3(), 60), (require_shared_speech() / "jfk.flac", 5)]:
-        with pytest.raises(AudioError, match=rf"by its header, above the {limit} s limit") as info:
-            probe_audio(path, max_seconds=limit)
-        assert str(path) in str(info.value)
+def _assert_the_length_limit_is_read_from_the_header(path: Path) -> None:
+    """Rejected just below its header duration, accepted just above it."""
+    duration = probe_audio(path, max_seconds=7200).header_duration
+    assert duration is not None and duration > 2
+    limit = int(duration) - 1
+    with pytest.raises(AudioError, match=rf"by its header, above the {limit} s limit") as info:
+        probe_audio(path, max_seconds=limit)
+    assert str(path) in str(info.value)
+    assert probe_audio(path, max_seconds=int(duration) + 1).header_duration == duration
+
+
+def test_too_long_podcast_is_rejected_from_the_header():
+    _assert_the_length_limit_is_read_from_the_header(_real_mp3())
+
+
+def test_too_long_flac_clip_is_rejected_from_the_header():
+    _assert_the_length_limit_is_read_from_the_header(require_shared_speech() / "jfk.flac")

@@ -40,7 +40,37 @@ def test_unsafe_ids_are_rejected_with_a_suggestion(bad, tmp_path):
     with pytest.raises(PairError) as err:
         validate_pair_id(bad)
     assert "not allowed" in str(err.value) and "Fix:" in str(err.value)
-    assert list(tmp_path.iterdir()) == []
+    suggestion = suggest_pair_id(bad)
+    if suggestion:
+        assert f"use {suggestion!r}" in err.value.fix and validate_pair_id(suggestion) == suggestion
+    else:
+        assert "lowercase letters, digits" in err.value.fix
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "bad", ["../x", "../../x", "/abs", "a/b", "x" * 600, "", "a\x00b", "Wheat", "cafe\u0301", ".hidden"]
+)
+def test_unsafe_ids_touch_nothing_in_or_beside_the_pairs_folder(bad, tmp_path):
+    """Catalogue 12 where ids meet the disk: adding, reading or removing a pair by an unsafe id is refused
+    before any file is made, read or deleted, inside the pairs folder or outside it."""
+    src = make_pair(tmp_path / "src", "orig")
+    pairs_dir = tmp_path / "world" / "pairs"
+    make_pair(pairs_dir, "x")  # what "../x", "../../x" or a twin would hit if the id were used as a path
+    make_pair(tmp_path / "world", "x")
+    make_pair(tmp_path, "x")
+    before = _tree(tmp_path)
+    with pytest.raises(PairError, match="not allowed"):
+        add_pair(pairs_dir, pdf=src / "paper.pdf", audio=src / "podcast.mp3", pair_id=bad, replace=True)
+    with pytest.raises(PairError, match="not allowed"):
+        pair_files(pairs_dir, bad)
+    with pytest.raises(PairError, match="not allowed"):
+        remove_pair(pairs_dir, bad)
+    assert _tree(tmp_path) == before
+    assert sorted(p.name for p in pairs_dir.iterdir()) == ["x"], "no staging folder left behind"
 
 
 def test_suggested_ids_are_valid_and_fold_unicode_and_case_twins_together():

@@ -25,11 +25,18 @@ def test_blobs_are_content_addressed_and_written_once(tmp_path):
     assert store.put_blob(b"other", "png") != first
 
 
-@pytest.mark.parametrize("rel", ["../escape.json", "/etc/passwd", "a/../../b", ""])
+@pytest.mark.parametrize(
+    "rel", ["../escape.json", "{tmp}/escape.json", "a/../../escape.json", "root/../../escape.json", ""]
+)
 def test_paths_cannot_leave_the_root(tmp_path, rel):
-    with pytest.raises(StorageError):
-        LocalArtifactStore(tmp_path / "root").write_bytes(rel, b"x")
-    assert not (tmp_path / "escape.json").exists()
+    """Each path would land beside the store's root (in tmp_path) if it were followed."""
+    rel = rel.format(tmp=tmp_path)
+    store = LocalArtifactStore(tmp_path / "root")
+    with pytest.raises(StorageError, match="is not a relative path inside the store"):
+        store.write_bytes(rel, b"x")
+    with pytest.raises(StorageError, match="is not a relative path inside the store"):
+        store.read_bytes(rel)
+    assert list(tmp_path.iterdir()) == [], "nothing written, not even the root"
 
 
 def test_a_failed_write_keeps_the_previous_version_and_leaves_no_temp_file(tmp_path, monkeypatch):
