@@ -319,7 +319,7 @@ def aggregated_markdown(profile: AggregatedProfile) -> str:
         f"fingerprint `{profile.source_fingerprint[:12]}`",
         "",
         *(f"- left out **{pair}**: {reason}" for pair, reason in profile.pairs_left_out.items()),
-        "",
+        *([""] if profile.pairs_left_out else []),
         "**Canonical sequence**: " + " → ".join(profile.canonical_sequence),
         f"(mean edit distance to the pairs: {profile.canonical_mean_distance:.2f})",
         "",
