@@ -13,7 +13,8 @@ import unicodedata
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 _NON_WORD = re.compile(r"[^\w']+")
 _EDGE_APOSTROPHES = re.compile(r"(?<!\w)'+|'+(?!\w)")
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?][\"')\]])\s+|(?<=[.!?])\s+")
 
 STOPWORDS = frozenset(
     """
@@ -74,6 +75,11 @@ def singular(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word
+
+
+def ends_sentence(token: str) -> bool:
+    """Whether a word (as Whisper prints it) ends a sentence: a final . ! or ?, closing quotes or brackets aside."""
+    return _SENTENCE_END.search(token.strip()) is not None
 
 
 def sentences(text: str) -> list[str]:

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from podcast_assets.core.ingest.models import TranscriptionResult, Word
-from podcast_assets.core.text import SPOKEN_STOPWORDS, STOPWORDS
+from podcast_assets.core.text import SPOKEN_STOPWORDS, STOPWORDS, ends_sentence
 
 WINDOW_WORDS = 40
 """Content words on each side of a boundary in the lexical comparison (about 30 s of speech)."""
@@ -29,7 +29,6 @@ AFTER_QUESTION_PENALTY = 0.30
 OUT_OF_BOUNDS_PENALTY = 20.0
 """Cost per `min_s` seconds a paragraph falls short of min_s or beyond max_s (soft: any input works)."""
 
-_SENTENCE_END = re.compile(r"[.!?][\"')\]]*$")
 _CONTENT = re.compile(r"[a-z][a-z'\-]*[a-z]")
 
 
@@ -90,7 +89,7 @@ def _units(result: TranscriptionResult) -> list[_Unit]:
         current: list[Word] = []
         for word in segment.words:
             current.append(word)
-            if _SENTENCE_END.search(word.word.strip()):
+            if ends_sentence(word.word):
                 units.append(_unit(current, segment.speaker))
                 current = []
         if current:
