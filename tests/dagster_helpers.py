@@ -33,12 +33,20 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None 
 
 def seeded_artifacts(root: Path, session_root: Path) -> Path:
     """A fresh artifact root holding the session's caches and blobs (not its per-pair records or profiles), so
-    a test's runs are served from the caches without seeing, or leaving, anything of another test's."""
+    a test's runs are served from the caches without seeing, or leaving, anything of another test's. Files are
+    hard-linked where possible: the store replaces files by rename and never edits one in place."""
+    import os
     import shutil
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
 
     for folder in ("cache", "blobs"):
         if (session_root / folder).is_dir():
-            shutil.copytree(session_root / folder, root / folder, dirs_exist_ok=True)
+            shutil.copytree(session_root / folder, root / folder, dirs_exist_ok=True, copy_function=link)
     return root
 
 

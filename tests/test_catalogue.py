@@ -9,7 +9,6 @@ built from `training_pair_dirs()[0]` (the bundled example without ../shared), so
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 from collections.abc import Iterator
@@ -29,7 +28,7 @@ from podcast_assets.defs.jobs import PAIR_JOB_NAME
 from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.resources.llm import LLMResource
 from tests.conftest import EXAMPLE_PAIRS, other_topic_pdf, training_pair_dirs
-from tests.dagster_helpers import make_config
+from tests.dagster_helpers import make_config, seeded_artifacts
 from tests.fake_llm_server import FakeLLMServer, Reply, drop, error, hang, html_page, ok, truncated
 from tests.test_llm_analysis import typing_reply
 
@@ -131,27 +130,12 @@ class World:
         return [p for p in root.rglob("*.json") if "rejected" not in p.parts] if root.is_dir() else []
 
 
-def _link_tree(src: Path, dst: Path) -> None:
-    """Hard links where possible (the store replaces files by rename, never edits them in place)."""
-
-    def link(a: str, b: str) -> None:
-        try:
-            os.link(a, b)
-        except OSError:
-            shutil.copy2(a, b)
-
-    shutil.copytree(src, dst, copy_function=link)
-
-
 @pytest.fixture
 def world(ingested, tmp_path) -> Iterator[World]:
     config, results = ingested
     source = training_pair_dirs()[0]
     assert results[source.name].success, f"the session could not ingest {source.name}"
-    root = tmp_path / "artifacts"
-    for sub in ("cache", "blobs"):  # the ingest caches (document graphs, transcriptions, figure PNGs)
-        if (config.storage.root / sub).is_dir():
-            _link_tree(config.storage.root / sub, root / sub)
+    root = seeded_artifacts(tmp_path / "artifacts", config.storage.root)  # ingest caches and figure PNGs
     shutil.rmtree(root / "cache" / "llm", ignore_errors=True)  # no LLM reply may be served from a cache
     pairs_dir = tmp_path / "pairs"
     pairs_dir.mkdir()
