@@ -60,6 +60,9 @@ class LLMSettings(Settings):
     model: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
+    max_output_tokens: int = Field(
+        default=8192, ge=256, description="Longest reply; a standard-depth script needs several thousand tokens."
+    )
 
     @model_validator(mode="after")
     def _remote_needs_model(self) -> LLMSettings:
@@ -70,11 +73,60 @@ class LLMSettings(Settings):
         return self
 
 
+BUNDLED_PIPER_VOICE = "en_US-joe-medium"
+
+
 class TTSSettings(Settings):
+    """Speech of generated scripts. The first speaker of a script gets `voice`, the second `second_voice`.
+    Locally only one Piper voice is bundled, so by default the second speaker is that voice shifted in pitch
+    (`second_pitch_semitones`) at its own rate (`second_rate`)."""
+
     provider: Literal["local", "openai"] = "local"
-    voice: str = Field(default="en_US-joe-medium", description="local: a bundled Piper voice; openai: a voice name.")
-    model: str | None = None
+    voice: str = Field(
+        default=BUNDLED_PIPER_VOICE,
+        description="local: 'en_US-joe-medium' (bundled) or a path to a Piper .onnx voice (its .onnx.json "
+        "beside it); openai: a voice name (alloy, echo, nova, ...).",
+    )
+    second_voice: str | None = Field(
+        default=None,
+        description="The second speaker's voice. local: None = `voice` pitch-shifted, or another Piper .onnx "
+        "path; openai: a voice name other than `voice` (needed for two-speaker scripts).",
+    )
+    model: str | None = Field(default=None, description="openai: tts-1, tts-1-hd, gpt-4o-mini-tts, ...")
+    base_url: str | None = Field(default=None, description="openai: an OpenAI-compatible speech server.")
     api_key_env: str = "OPENAI_API_KEY"
+    rate: float = Field(
+        default=1.0, ge=0.5, le=2.0, description="First speaker's speaking rate (1 = the voice's own)."
+    )
+    second_rate: float = Field(default=0.92, ge=0.5, le=2.0, description="Second speaker's speaking rate.")
+    second_pitch_semitones: float = Field(
+        default=4.0, ge=-12, le=12, description="local: second speaker's pitch shift (pace kept at its rate)."
+    )
+    segment_pause_s: float = Field(
+        default=0.3, ge=0, le=5, description="Silence between two segments of one speaker."
+    )
+    turn_pause_s: float = Field(default=0.55, ge=0, le=5, description="Silence when the speaker changes.")
+    bitrate_kbps: int = Field(
+        default=48, ge=16, le=320, description="MP3/Opus bit rate (48: about 0.36 MB a minute)."
+    )
+    audio_format: Literal["mp3", "ogg", "wav"] = Field(
+        default="mp3", description="mp3 (0.36 MB a minute at 48 kbit/s), ogg (Opus) or wav (2.6 MB a minute)."
+    )
+    timeout_s: float = Field(default=120, gt=0, description="openai: timeout of one speech request.")
+    cpu_threads: int = Field(default=2, ge=1, le=64, description="local: threads of the Piper voice.")
+
+    @model_validator(mode="after")
+    def _voices_fit_provider(self) -> TTSSettings:
+        if self.provider == "openai":
+            if not self.model:
+                raise ValueError("provider 'openai' needs a model name (e.g. tts-1 or gpt-4o-mini-tts)")
+            if self.voice == BUNDLED_PIPER_VOICE:
+                raise ValueError(
+                    f"provider 'openai' needs an OpenAI voice name, not the Piper voice {self.voice!r}"
+                )
+            if self.second_voice is not None and self.second_voice == self.voice:
+                raise ValueError("second_voice must differ from voice, or the two speakers sound the same")
+        return self
 
 
 class EmbeddingSettings(Settings):
@@ -104,6 +156,33 @@ class ConvergenceSettings(Settings):
     max_trials: int = Field(default=5, ge=1, le=100)
     min_improvement: float = Field(default=0.01, ge=0, description="Relative loss improvement that counts.")
     patience: int = Field(default=2, ge=1, description="Trials without improvement before stopping.")
+
+
+class TrainingSettings(Settings):
+    """How a trial is made and judged: the split, what length a trial aims at, speech checks and spending."""
+
+    validation_share: float = Field(
+        default=0.25, ge=0, lt=1, description="Share of pairs held out for validation (at least one when 2+ pairs)."
+    )
+    validation_pairs: list[str] = Field(
+        default_factory=list, description="Pair ids held out for validation; overrides validation_share."
+    )
+    split_seed: str = Field(default="podcast-assets", description="Changes which pairs the hash split holds out.")
+    target_depth: Literal["reference", "overview", "standard", "deep_dive", "comprehensive"] = Field(
+        default="reference",
+        description="reference: each trial script aims at its reference podcast's length; a depth: at that "
+        "depth's planned length.",
+    )
+    length_tolerance: float = Field(
+        default=0.10, gt=0, lt=1, description="Measured length may miss the target by this share before a re-fit."
+    )
+    max_length_passes: int = Field(default=3, ge=1, le=10, description="Times a script is spoken at most.")
+    max_round_trip_wer: float = Field(
+        default=0.35, gt=0, le=1, description="Above this word error rate of the audio against its script the item fails."
+    )
+    budget_usd: float | None = Field(
+        default=None, ge=0, description="Spend cap of LLM calls for one training session (None: no cap)."
+    )
 
 
 class DepthTarget(Settings):
@@ -152,6 +231,7 @@ class PipelineConfig(Settings):
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     loss_weights: LossWeights = Field(default_factory=LossWeights)
     convergence: ConvergenceSettings = Field(default_factory=ConvergenceSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
     depth_targets: dict[Literal["overview", "standard", "deep_dive", "comprehensive"], DepthTarget] = Field(
         default_factory=_default_depths
     )

@@ -44,3 +44,7 @@ class TranscriptionError(PodcastAssetsError):
 
 class StorageError(PodcastAssetsError):
     """An artifact could not be written or read."""
+
+
+class TrainingError(PodcastAssetsError):
+    """A prompt version, a script, its speech or its scoring is unusable."""
