@@ -1,0 +1,278 @@
+"""Loss sanity on the real pairs: each pair's reference transcript, scored as if it were a generated script,
+must have a lower total loss than (a) the same podcast with its sentences shuffled, (b) the podcast cut to its
+first third and (c) every other pair's podcast scored against this pair's paper.
+
+How the variants are made, honestly:
+- shuffled: the transcript is cut into its sentences (each Whisper segment cut after every sentence-final
+  word, as the segmenter cuts it), the sentences are put in a random order and laid end to end, each keeping
+  its own words, word timings and the pause that preceded it. That is the audio one would get by splicing
+  the recording at sentence ends and playing the pieces shuffled: same words, same length, new order. The
+  analyser then segments, aligns and types it afresh. Three seeds per pair. (The pauses travel with their
+  sentences, so the pause cues of the segmenter move too and the audio ends where it ended.)
+- first third: the words that end within the first third of the audio, with the duration set to a third.
+- another pair's: that pair's transcript and its length, analysed against this pair's paper.
+The reference itself is analysed exactly as the pipeline analyses it (analyse_pair, local typer). The style
+is learned from all the pairs by the aggregate (its 'all' variant), and the coverage is asked over the
+'standard' depth's number of key concepts. Run with -s to see the margins.
+
+Another pair's podcast must lose on the content losses alone too (coverage, structure, quality), so that
+neither its length nor the reference's zero ROUGE against itself decides.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from podcast_assets.core.analysis.aggregate import learn_aggregated_profile
+from podcast_assets.core.analysis.alignment import analyse_pair
+from podcast_assets.core.analysis.models import AlignedSegments, StyleVariant
+from podcast_assets.core.analysis.profiles import structure_profile, style_profile
+from podcast_assets.core.analysis.selection import PairRecords, Selection
+from podcast_assets.core.config import PipelineConfig
+from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult, TranscriptSegment, Word
+from podcast_assets.core.text import ends_sentence
+from podcast_assets.core.training.models import Losses
+from podcast_assets.core.training.scoring import score
+
+SHUFFLE_SEEDS = (0, 1, 2)
+DEPTH = "standard"
+
+
+# --------------------------------------------------------------------------- the variants
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One sentence of the transcript with its words and the pause before it."""
+
+    start: float
+    end: float
+    words: tuple[Word, ...]
+    text: str
+    speaker: str | None
+    pause_before: float
+
+
+def sentence_pieces(transcription: TranscriptionResult) -> list[Piece]:
+    raw: list[tuple[float, float, tuple[Word, ...], str, str | None]] = []
+    for seg in transcription.segments:
+        if not seg.words:
+            if seg.text.strip():
+                raw.append((seg.start, seg.end, (), seg.text.strip(), seg.speaker))
+            continue
+        current: list[Word] = []
+        for word in seg.words:
+            current.append(word)
+            if ends_sentence(word.word):
+                raw.append(_piece(current, seg.speaker))
+                current = []
+        if current:
+            raw.append(_piece(current, seg.speaker))
+    pieces, previous_end = [], None
+    for start, end, words, text, speaker in raw:
+        pause = 0.0 if previous_end is None else max(0.0, start - previous_end)
+        pieces.append(Piece(start, end, words, text, speaker, pause))
+        previous_end = end
+    return pieces
+
+
+def _piece(words: list[Word], speaker: str | None):
+    text = " ".join(w.word.strip() for w in words if w.word.strip())
+    return words[0].start, max(words[-1].end, words[0].start), tuple(words), text, speaker
+
+
+def shuffled(transcription: TranscriptionResult, seed: str) -> TranscriptionResult:
+    pieces = sentence_pieces(transcription)
+    order = pieces[:]
+    random.Random(seed).shuffle(order)
+    cursor = pieces[0].start if pieces else 0.0
+    segments = []
+    for i, piece in enumerate(order):
+        shift = cursor + piece.pause_before - piece.start
+        words = [w.model_copy(update={"start": w.start + shift, "end": w.end + shift}) for w in piece.words]
+        segments.append(
+            TranscriptSegment(
+                id=i,
+                start=piece.start + shift,
+                end=piece.end + shift,
+                text=piece.text,
+                words=words,
+                speaker=piece.speaker,
+            )
+        )
+        cursor = piece.end + shift
+    return transcription.model_copy(update={"segments": segments})
+
+
+def first_third(transcription: TranscriptionResult) -> TranscriptionResult:
+    cut = transcription.duration / 3
+    segments = []
+    for seg in transcription.segments:
+        if seg.words:
+            words = [w for w in seg.words if w.end <= cut]
+            if words:
+                text = " ".join(w.word.strip() for w in words if w.word.strip())
+                segments.append(seg.model_copy(update={"words": words, "end": words[-1].end, "text": text}))
+        elif seg.end <= cut:
+            segments.append(seg)
+    return transcription.model_copy(update={"segments": segments, "duration": cut})
+
+
+def text_of(transcription: TranscriptionResult) -> str:
+    return " ".join(s.text.strip() for s in transcription.segments if s.text.strip())
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass
+class Pair:
+    transcription: TranscriptionResult
+    graph: DocumentGraph
+    segments: AlignedSegments
+
+
+@dataclass
+class World:
+    pairs: dict[str, Pair]
+    style: StyleVariant
+    config: PipelineConfig
+
+
+@pytest.fixture(scope="module")
+def world(real_pairs, ingested) -> World:
+    if len(real_pairs) < 2:
+        pytest.skip(
+            f"loss sanity needs at least 2 real pairs to compare against one another, found {len(real_pairs)} "
+            "(../shared/data/pairs is absent: only the bundled example is there)"
+        )
+    config, _ = ingested
+    pairs = {
+        pair_id: Pair(transcription, graph, analyse_pair(pair_id, transcription, graph))
+        for pair_id, (transcription, graph) in sorted(real_pairs.items())
+    }
+    records = [
+        PairRecords(
+            p.segments,
+            structure_profile(p.segments, p.transcription),
+            style_profile(p.segments, p.transcription),
+        )
+        for p in pairs.values()
+    ]
+    profile = learn_aggregated_profile(
+        Selection(used=records),
+        depths=config.depth_targets,
+        version=1,
+        created_at=datetime.now(UTC).isoformat(),
+    )
+    return World(pairs, profile.style_variants["all"], config)
+
+
+def score_as_script(world: World, pair_id: str, generated: TranscriptionResult) -> Losses:
+    """`generated` spoken and transcribed as it is, analysed against this pair's paper, scored against this
+    pair's reference."""
+    pair = world.pairs[pair_id]
+    spoken_segments = analyse_pair(pair_id, generated, pair.graph)
+    losses, _ = score(
+        script_text=text_of(generated),
+        writer_types=[s.type for s in spoken_segments.segments],
+        spoken=generated,
+        spoken_segments=spoken_segments,
+        spoken_seconds=generated.duration,
+        reference_seconds=pair.transcription.duration,
+        reference_segments=pair.segments,
+        reference_text=text_of(pair.transcription),
+        graph=pair.graph,
+        style=world.style,
+        weights=world.config.loss_weights,
+        key_concepts=world.config.depth_targets[DEPTH].key_concepts,
+    )
+    return losses
+
+
+def _parts(losses: Losses) -> str:
+    return " ".join(
+        f"{k[:3]} {getattr(losses, k):.3f}" for k in ("duration", "coverage", "structure", "quality", "rouge")
+    )
+
+
+CONTENT = ("coverage", "structure", "quality")
+"""The losses that judge what is said and how it is built: not the length, not the word overlap with the
+reference (ROUGE is 0 for the reference against itself and barely separates papers)."""
+
+
+def content_loss(losses: Losses, world: World) -> float:
+    """The configured weighted mean of the content losses alone."""
+    weights = world.config.loss_weights.model_dump()
+    return sum(weights[k] * getattr(losses, k) for k in CONTENT) / sum(weights[k] for k in CONTENT)
+
+
+def check(world: World, variants, *, content_must_separate: bool = False) -> None:
+    """Score the reference and each variant of every pair; print the table with the total's margin and the
+    content losses' margin; fail naming every comparison the reference did not win."""
+    lines, failures = [], []
+    for pair_id, pair in world.pairs.items():
+        reference = score_as_script(world, pair_id, pair.transcription)
+        lines.append(
+            f"{pair_id}: reference as script, total {reference.total:.3f}, content "
+            f"{content_loss(reference, world):.3f} ({_parts(reference)})"
+        )
+        for label, generated in variants(world, pair_id):
+            losses = score_as_script(world, pair_id, generated)
+            margin = losses.total - reference.total
+            content_margin = content_loss(losses, world) - content_loss(reference, world)
+            lines.append(
+                f"  {label:<52} total {losses.total:.3f} margin {margin:+.3f} content margin "
+                f"{content_margin:+.3f} ({_parts(losses)})"
+            )
+            if not margin > 0:
+                failures.append(f"{pair_id} vs {label}: total {losses.total:.3f} <= {reference.total:.3f}")
+            if content_must_separate and not content_margin > 0:
+                failures.append(
+                    f"{pair_id} vs {label}: content losses do not separate ({content_margin:+.3f})"
+                )
+    print("\n" + "\n".join(lines))
+    assert not failures, "\n".join(failures)
+
+
+# --------------------------------------------------------------------------- the comparisons
+
+
+def test_the_reference_beats_its_own_sentences_shuffled(world):
+    def variants(world, pair_id):
+        for seed in SHUFFLE_SEEDS:
+            yield f"shuffled (seed {seed})", shuffled(world.pairs[pair_id].transcription, f"{pair_id}:{seed}")
+
+    check(world, variants)
+
+
+def test_the_reference_beats_its_first_third(world):
+    check(world, lambda world, pair_id: [("first third", first_third(world.pairs[pair_id].transcription))])
+
+
+def test_the_reference_beats_every_other_pairs_podcast(world):
+    def variants(world, pair_id):
+        for other_id, other in world.pairs.items():
+            if other_id != pair_id:
+                yield f"podcast of {other_id}", other.transcription
+
+    check(world, variants, content_must_separate=True)
+
+
+def test_the_shuffle_keeps_words_and_length_and_the_cut_keeps_a_third(world):
+    for pair in world.pairs.values():
+        original = pair.transcription
+        mixed = shuffled(original, "check")
+        assert sorted(text_of(mixed).split()) == sorted(
+            " ".join(p.text for p in sentence_pieces(original)).split()
+        )
+        assert mixed.duration == original.duration
+        assert mixed.segments[-1].end == pytest.approx(sentence_pieces(original)[-1].end, abs=1e-6)
+        assert [s.start for s in mixed.segments] == sorted(s.start for s in mixed.segments)
+        third = first_third(original)
+        assert third.duration == pytest.approx(original.duration / 3)
+        assert all(w.end <= third.duration for s in third.segments for w in s.words)
