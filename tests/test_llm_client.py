@@ -375,6 +375,8 @@ def test_from_settings():
         "/tmp/c",
         None,
     )
+    capped = LLMResource.from_settings(LLMSettings(max_output_tokens=9000), cache_dir="/tmp/c", budget_usd=2.5)
+    assert (capped.budget_usd, capped.max_output_tokens) == (2.5, 9000)
 
 
 # --- pure helpers -------------------------------------------------------------------------------

@@ -123,13 +123,18 @@ class LLMResource(dg.ConfigurableResource):
     backoff_cap_s: float = Field(default=30.0, gt=0, description="Largest backoff ceiling.")
 
     @classmethod
-    def from_settings(cls, settings: LLMSettings, cache_dir: str) -> LLMResource:
-        """The resource configured by configs/pipeline.yaml's `llm:` block."""
+    def from_settings(
+        cls, settings: LLMSettings, cache_dir: str, *, budget_usd: float | None = None
+    ) -> LLMResource:
+        """The resource configured by configs/pipeline.yaml's `llm:` block (and the spend cap of
+        `training.budget_usd`, which every call checks against the caller's running total)."""
         return cls(
             provider=settings.provider,
             model=settings.model or "",
             base_url=settings.base_url,
             api_key_env=settings.api_key_env,
+            max_output_tokens=settings.max_output_tokens,
+            budget_usd=budget_usd,
             cache_dir=cache_dir,
         )
 
