@@ -14,12 +14,22 @@ from podcast_assets.defs.analysis import (
 from podcast_assets.defs.ingest import document_graphs, transcriptions
 from podcast_assets.defs.jobs import aggregate_job, pair_pipeline
 from podcast_assets.defs.sensors import aggregate_sensor, training_pairs_sensor
+from podcast_assets.defs.training import (
+    refinement_sensor,
+    summary_job,
+    training_summary,
+    trial_complete_sensor,
+    trial_job,
+    trial_results,
+)
 from podcast_assets.resources.asr import ASRResource
 from podcast_assets.resources.llm import LLMResource
 from podcast_assets.resources.pairs import PairsResource
 from podcast_assets.resources.pdf import PdfExtractorResource
 from podcast_assets.resources.profiles import DepthTargetConfig, ProfileSettingsResource
 from podcast_assets.resources.storage import ArtifactStoreResource
+from podcast_assets.resources.training import TrainingResource
+from podcast_assets.resources.tts import TTSResource
 
 
 def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource]:
@@ -44,7 +54,11 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
             max_audio_seconds=asr.max_audio_seconds,
             first_minute_check=asr.first_minute_check,
         ),
-        "llm": LLMResource.from_settings(config.llm, cache_dir=str(config.storage.root / "cache" / "llm")),
+        "llm": LLMResource.from_settings(
+            config.llm, cache_dir=str(config.storage.root / "cache" / "llm"), budget_usd=config.training.budget_usd
+        ),
+        "tts": TTSResource.from_settings(config.tts),
+        "training": TrainingResource.from_config(config),
         "profile_settings": ProfileSettingsResource(
             depth_targets={name: DepthTargetConfig(**target.model_dump()) for name, target in config.depth_targets.items()}
         ),
@@ -57,9 +71,12 @@ def build_definitions(
     """Everything Dagster loads. `loggers` adds loggers a run can turn on in its run config (the CLI's progress)."""
     return dg.Definitions(
         loggers=loggers,
-        assets=[document_graphs, transcriptions, aligned_segments, structure_profiles, style_profiles, aggregated_profile],
-        jobs=[pair_pipeline, aggregate_job],
-        sensors=[training_pairs_sensor, aggregate_sensor],
+        assets=[
+            *(document_graphs, transcriptions, aligned_segments, structure_profiles, style_profiles),
+            *(aggregated_profile, trial_results, training_summary),
+        ],
+        jobs=[pair_pipeline, aggregate_job, trial_job, summary_job],
+        sensors=[training_pairs_sensor, aggregate_sensor, trial_complete_sensor, refinement_sensor],
         resources=build_resources(config),
     )
 

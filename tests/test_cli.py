@@ -32,7 +32,10 @@ def project(tmp_path, ingested):
     """A project folder of its own (configs, pairs, artifacts seeded with the session's caches, DAGSTER_HOME)."""
     session_config, _ = ingested
     (tmp_path / "configs" / "dagster").mkdir(parents=True)
-    shutil.copyfile(PROJECT_ROOT / "configs" / "dagster" / "dagster.yaml", tmp_path / "configs" / "dagster" / "dagster.yaml")
+    shutil.copyfile(
+        PROJECT_ROOT / "configs" / "dagster" / "dagster.yaml",
+        tmp_path / "configs" / "dagster" / "dagster.yaml",
+    )
     artifacts = seeded_artifacts(tmp_path / "artifacts", session_config.storage.root)
     config = tmp_path / "configs" / "pipeline.yaml"
     config.write_text(f"pairs_dir: pairs\nstorage: {{root: {artifacts}}}\n")
@@ -51,8 +54,19 @@ def project(tmp_path, ingested):
 def test_add_a_pair_then_materialize_it_with_the_dagster_cli_then_train_and_remove(project):
     root, run = project
     added = run(
-        str(BIN / "podcast-assets"), "pairs", "add", "--pdf", str(EXAMPLE / "paper.pdf"), "--audio",
-        str(EXAMPLE / "podcast.mp3"), "--id", "wheat", "--speaker-gender", "mixed", "--source", "podcastfy",
+        str(BIN / "podcast-assets"),
+        "pairs",
+        "add",
+        "--pdf",
+        str(EXAMPLE / "paper.pdf"),
+        "--audio",
+        str(EXAMPLE / "podcast.mp3"),
+        "--id",
+        "wheat",
+        "--speaker-gender",
+        "mixed",
+        "--source",
+        "podcastfy",
     )
     assert "registered partition 'wheat'" in added.stdout
     installed = (root / "home" / "dagster.yaml").read_text()
@@ -61,17 +75,28 @@ def test_add_a_pair_then_materialize_it_with_the_dagster_cli_then_train_and_remo
     assert "speaker_gender: mixed" in (root / "pairs" / "wheat" / "pair.yaml").read_text()
 
     materialized = run(
-        str(BIN / "dagster"), "asset", "materialize", "-m", "podcast_assets.definitions",
-        "--select", "transcriptions", "--partition", "wheat",
+        str(BIN / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "podcast_assets.definitions",
+        "--select",
+        "transcriptions",
+        "--partition",
+        "wheat",
     )
     assert "RUN_SUCCESS" in materialized.stdout + materialized.stderr
 
     listed = run(str(BIN / "podcast-assets"), "pairs", "list")
     assert "wheat" in listed.stdout
 
-    trained = run(str(BIN / "podcast-assets"), "train")
+    trained = run(str(BIN / "podcast-assets"), "train", "--max-trials", "1")
     assert "[1/1] wheat: ok" in trained.stdout
     assert "aggregated profile v" in trained.stdout and "profiles/current.json" in trained.stdout
+    assert (
+        "trial t001: script_writer v1" in trained.stdout
+        and "training stopped: reached max_trials=1" in trained.stdout
+    )
 
     shown = run(str(BIN / "podcast-assets"), "profile", "show").stdout
     assert "intro" in shown or "background" in shown
@@ -79,13 +104,29 @@ def test_add_a_pair_then_materialize_it_with_the_dagster_cli_then_train_and_remo
     assert "## wheat" in structure and "segment_sequence" in structure
     assert "questions_per_minute" in run(str(BIN / "podcast-assets"), "profile", "style").stdout
 
-    run(str(BIN / "podcast-assets"), "pairs", "add", "--pdf", str(EXAMPLE / "paper.pdf"), "--audio",
-        str(EXAMPLE / "podcast.mp3"), "--id", "twin")
-    assert "aggregated profile v2 from 2 pair(s)" in run(str(BIN / "podcast-assets"), "train").stdout
+    run(
+        str(BIN / "podcast-assets"),
+        "pairs",
+        "add",
+        "--pdf",
+        str(EXAMPLE / "paper.pdf"),
+        "--audio",
+        str(EXAMPLE / "podcast.mp3"),
+        "--id",
+        "twin",
+    )
+    assert (
+        "aggregated profile v2 from 2 pair(s)"
+        in run(str(BIN / "podcast-assets"), "train", "--no-trials").stdout
+    )
     removed = run(str(BIN / "podcast-assets"), "pairs", "remove", "twin").stdout
     assert not (root / "pairs" / "twin").exists()
-    assert "aggregated profile v1 from 1 pair(s)" in removed, "removing a pair re-learns the aggregate (v1 reused)"
-    assert "# Aggregated profile v1" in run(str(BIN / "podcast-assets"), "profile", "show").stdout.replace("## ", "# ")
+    assert "aggregated profile v1 from 1 pair(s)" in removed, (
+        "removing a pair re-learns the aggregate (v1 reused)"
+    )
+    assert "# Aggregated profile v1" in run(str(BIN / "podcast-assets"), "profile", "show").stdout.replace(
+        "## ", "# "
+    )
     run(str(BIN / "podcast-assets"), "pairs", "remove", "wheat", check=False)
     assert "(none)" in run(str(BIN / "podcast-assets"), "pairs", "list").stdout
 
@@ -94,8 +135,16 @@ def test_add_a_pair_then_materialize_it_with_the_dagster_cli_then_train_and_remo
 def test_pairs_add_rejects_unsafe_ids_before_touching_anything(project, bad_id):
     root, run = project
     out = run(
-        str(BIN / "podcast-assets"), "pairs", "add", "--pdf", str(EXAMPLE / "paper.pdf"), "--audio",
-        str(EXAMPLE / "podcast.mp3"), "--id", bad_id, check=False,
+        str(BIN / "podcast-assets"),
+        "pairs",
+        "add",
+        "--pdf",
+        str(EXAMPLE / "paper.pdf"),
+        "--audio",
+        str(EXAMPLE / "podcast.mp3"),
+        "--id",
+        bad_id,
+        check=False,
     )
     assert out.returncode == 2
     assert "not allowed" in out.stderr and "Fix:" in out.stderr
@@ -110,14 +159,26 @@ def test_pairs_add_rejects_unsafe_ids_before_touching_anything(project, bad_id):
         ("text as mp3", None, b"this is a text file, not a recording\n" * 20, ["podcast.mp3", "text"]),
     ],
 )
-def test_pairs_add_refuses_a_bad_file_before_copying_or_registering(project, tmp_path, what, paper, audio, words):
+def test_pairs_add_refuses_a_bad_file_before_copying_or_registering(
+    project, tmp_path, what, paper, audio, words
+):
     root, run = project
     src = tmp_path / "src"
     src.mkdir()
     (src / "paper.pdf").write_bytes(paper if paper is not None else (EXAMPLE / "paper.pdf").read_bytes())
     (src / "podcast.mp3").write_bytes(audio if audio is not None else (EXAMPLE / "podcast.mp3").read_bytes())
-    out = run(str(BIN / "podcast-assets"), "pairs", "add", "--pdf", str(src / "paper.pdf"), "--audio",
-              str(src / "podcast.mp3"), "--id", "bad", check=False)
+    out = run(
+        str(BIN / "podcast-assets"),
+        "pairs",
+        "add",
+        "--pdf",
+        str(src / "paper.pdf"),
+        "--audio",
+        str(src / "podcast.mp3"),
+        "--id",
+        "bad",
+        check=False,
+    )
     assert out.returncode == 2, out.stdout
     assert all(w in out.stderr for w in words) and "Fix:" in out.stderr, out.stderr
     assert not (root / "pairs" / "bad").exists()
@@ -129,7 +190,7 @@ def test_train_shows_progress_and_a_one_line_reason_and_keeps_tracebacks_for_ver
     (root / "pairs" / "broken").mkdir(parents=True)
     (root / "pairs" / "broken" / "paper.pdf").write_bytes(b"<html>oops</html>")
     shutil.copytree(EXAMPLE, root / "pairs" / "wheat")
-    out = run(str(BIN / "podcast-assets"), "train", check=False)
+    out = run(str(BIN / "podcast-assets"), "train", "--no-trials", check=False)
     assert out.returncode == 1
     assert "broken: FAILED" in out.stdout and "wheat: ok" in out.stdout
     assert "transcriptions: done" in out.stdout, "each step's outcome is shown as it happens"
@@ -156,3 +217,54 @@ def test_the_readme_names_exactly_two_setup_commands_and_ci_runs_the_test_one():
     assert len(commands) == 2
     assert "podcast-assets train" in commands[0] and "pytest" in commands[1]
     assert commands[1].strip() in (PROJECT_ROOT / ".ci" / "run").read_text()
+
+
+def test_train_is_killed_mid_trial_then_resumed_without_repeating_a_finished_item(project):
+    """SIGKILL once the first trial's item is stored; --resume serves it and goes on; then the commands that
+    read a session (status, trial, compare, plot-loss, export, export-prompts, generate)."""
+    import signal
+    import time
+
+    root, run = project
+    shutil.copytree(EXAMPLE, root / "pairs" / "wheat")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(root / "home"),
+        "PODCAST_ASSETS_CONFIG": str(root / "configs" / "pipeline.yaml"),
+    }
+    proc = subprocess.Popen([str(BIN / "podcast-assets"), "train", "--max-trials", "2"], cwd=root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    sessions = root / "artifacts" / "training" / "sessions"
+    current = root / "artifacts" / "training" / "session.json"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and not (current.is_file() and '"t002"' in current.read_text()):
+        time.sleep(0.1)  # the second trial was decided: t001's item and summary are done, t002 is being made
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    [t001_item] = list(sessions.glob("*/t001/wheat.json"))
+    stamp = t001_item.stat().st_mtime_ns
+
+    resumed = run(str(BIN / "podcast-assets"), "train", "--max-trials", "2", "--resume")
+    assert "resuming session" in resumed.stdout and "at trial t002" in resumed.stdout
+    assert "trial t001:" not in resumed.stdout, "the finished trial is not visited again"
+    assert t001_item.stat().st_mtime_ns == stamp, "the finished (pair, trial) was not computed again"
+    assert "training stopped: reached max_trials=2" in resumed.stdout
+
+    status = run(str(BIN / "podcast-assets"), "status").stdout
+    assert "| t001" in status and "| t002" in status and "no validation set" in status
+    assert "missed concepts" in run(str(BIN / "podcast-assets"), "trial", "t002").stdout
+    assert "| wheat | total |" in run(str(BIN / "podcast-assets"), "compare", "t001", "t002").stdout
+    run(str(BIN / "podcast-assets"), "plot-loss", "--out", "curve.png")
+    assert (root / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    run(str(BIN / "podcast-assets"), "export", "--output", "out")
+    assert (root / "out" / "training_report.json").is_file() and list(
+        (root / "out" / "best" / "wheat").glob("podcast.*")
+    )
+    exported = run(str(BIN / "podcast-assets"), "export-prompts", "--output", "prompts-out").stdout
+    assert "lineage" in exported and (root / "prompts-out" / "refiner" / "v1.md").is_file()
+    generated = run(str(BIN / "podcast-assets"), "generate", "--pdf", str(EXAMPLE / "paper.pdf"), "--depth",
+                    "overview", "--out", "gen")  # fmt: skip
+    assert "round-trip WER" in generated.stdout
+    script = (root / "gen" / "script.md").read_text()
+    assert script.count("**") >= 4 and list((root / "gen").glob("podcast.*"))

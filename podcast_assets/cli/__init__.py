@@ -1,4 +1,6 @@
-"""The user's command line: `podcast-assets pairs add|list|remove`, `train` and `profile show|structure|style`.
+"""The user's command line: `podcast-assets pairs add|list|remove`, `train`, `profile show|structure|style`,
+and the training loop's `status`, `trial`, `compare`, `plot-loss`, `export`, `export-prompts`, `evaluate`
+and `generate`.
 
 Runs are recorded in the Dagster instance at $DAGSTER_HOME (default: `.dagster_home` in the project),
 so what the CLI does shows up in `dagster dev` and `dagster asset materialize` sees its partitions.
@@ -13,6 +15,7 @@ from pathlib import Path
 from podcast_assets.cli.pairs import cmd_pairs_add, cmd_pairs_list, cmd_pairs_remove
 from podcast_assets.cli.profile import cmd_profile
 from podcast_assets.cli.train import cmd_train
+from podcast_assets.cli.training import add_commands
 from podcast_assets.core.config import load_config
 from podcast_assets.core.errors import PodcastAssetsError
 
@@ -44,12 +47,29 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("id")
     remove.set_defaults(func=cmd_pairs_remove)
 
-    train = sub.add_parser("train", parents=[verbose], help="materialize every per-pair asset for all pairs (the main job)")
+    train = sub.add_parser(
+        "train",
+        parents=[verbose],
+        help="the main job: every per-pair asset for all pairs, the aggregate, then trials until convergence",
+    )
     train.add_argument("--pair", action="append", help="only this pair (repeatable)")
+    train.add_argument("--max-trials", type=int, help="stop after this many trials (default: convergence.max_trials)")
+    train.add_argument(
+        "--target-depth",
+        choices=["reference", "overview", "standard", "deep_dive", "comprehensive"],
+        help="length trial scripts aim at (default: training.target_depth, 'reference' = the reference's length)",
+    )
+    train.add_argument(
+        "--convergence-threshold", type=float, help="relative improvement that counts (default: convergence.min_improvement)"
+    )
+    train.add_argument("--resume", action="store_true", help="continue the last training session where it stopped")
+    train.add_argument("--no-trials", action="store_true", help="stop after the aggregated profile (no training loop)")
     train.add_argument(
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="lowest level shown (default: INFO)"
     )
     train.set_defaults(func=cmd_train)
+
+    add_commands(sub, verbose)
 
     profile = sub.add_parser("profile", help="print the learned profiles")
     profile.add_argument("what", choices=["show", "structure", "style"], help="show: the aggregated profile; structure / style: per pair")

@@ -1,5 +1,6 @@
 """`podcast-assets train`: every per-pair asset for each pair, one pair at a time in this process, then the
-aggregated profile; recorded in the Dagster instance like any other run."""
+aggregated profile, then the training loop (cli/training.py); recorded in the Dagster instance like any
+other run."""
 
 from __future__ import annotations
 
@@ -45,8 +46,12 @@ def aggregate(defs, instance, config: dict) -> bool:
 
 
 def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
-    """Run every per-pair asset for each pair (or the chosen ones), one pair at a time, in this process."""
+    """Run every per-pair asset for each pair (or the chosen ones), one pair at a time, in this process; then
+    the aggregate and the trials until convergence."""
+    from podcast_assets.cli.training import run_training, with_overrides
     from podcast_assets.defs.jobs import PAIR_JOB_NAME
+
+    config = with_overrides(config, args)
     from podcast_assets.defs.pair_state import MANIFEST_TAG
 
     discovery = discover_pairs(config.pairs_dir)
@@ -88,8 +93,11 @@ def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
     print(f"\nper-pair results: {config.storage.root / PAIRS_PREFIX}/<pair_id>/*.json")
     if aggregated_ok:
         print(f"aggregated profile: {config.storage.root / 'profiles' / 'current.json'}  (podcast-assets profile show)")
+    trained = True
+    if aggregated_ok and not args.no_trials:
+        trained = run_training(defs, instance, config, args, logging_config)
     print(f"browse them: DAGSTER_HOME={home} dagster dev   (then open http://127.0.0.1:3000)")
     if failed:
         hint = "" if args.verbose else "; tracebacks are in each run's log (the UI), or re-run with --verbose"
         print(f"{len(failed)} of {len(pair_ids)} pair(s) failed: {', '.join(failed)}{hint}", file=sys.stderr)
-    return 0 if aggregated_ok and not failed else 1
+    return 0 if aggregated_ok and trained and not failed else 1

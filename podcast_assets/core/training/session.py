@@ -1,0 +1,203 @@
+"""A training session in the artifact store: its trials, their items and failures, and the next trial.
+
+    training/session.json                                  the current session (TrainingSession)
+    training/sessions/<session>/<trial>/<pair>.json        a scored item (TrialItem)
+    training/sessions/<session>/<trial>/<pair>.failed.json why that pair's item failed (TrialFailure)
+    training/sessions/<session>/report.{json,md,png}, trials.parquet   written by training_summary
+    cache/trial_items/<key>.json                           every finished item by the hash of its inputs:
+                                                           a finished (pair, version, inputs) is never redone
+
+The sensor and `podcast-assets train` both advance a session with `next_trial`, so the two drive the same
+loop: refine from the best trial until the convergence rule stops it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+
+from podcast_assets.core.analysis.models import AggregatedProfile
+from podcast_assets.core.errors import TrainingError
+from podcast_assets.core.records import Record
+from podcast_assets.core.storage import LocalArtifactStore
+from podcast_assets.core.training.models import (
+    GenerationSettings,
+    Refinement,
+    TrainingSession,
+    TrialEntry,
+    TrialItem,
+)
+from podcast_assets.core.training.prompts import REFINED, PromptLibrary
+from podcast_assets.core.training.summary import TrainingReport
+
+SESSION_PATH = "training/session.json"
+ITEM_CACHE = "trial_items"
+_MOVE = re.compile(r"move:(\w+)")
+
+
+class TrialFailure(Record):
+    pair_id: str
+    trial_id: str
+    error: str
+    failed_at: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def session_dir(session: TrainingSession) -> str:
+    return f"training/sessions/{session.session_id}"
+
+
+def item_path(session: TrainingSession, trial_id: str, pair_id: str) -> str:
+    return f"{session_dir(session)}/{trial_id}/{pair_id}.json"
+
+
+def failure_path(session: TrainingSession, trial_id: str, pair_id: str) -> str:
+    return f"{session_dir(session)}/{trial_id}/{pair_id}.failed.json"
+
+
+def load_session(store: LocalArtifactStore) -> TrainingSession | None:
+    return store.read_model(SESSION_PATH, TrainingSession) if store.exists(SESSION_PATH) else None
+
+
+def save_session(store: LocalArtifactStore, session: TrainingSession) -> None:
+    store.write_model(SESSION_PATH, session)
+
+
+def start_session(
+    store: LocalArtifactStore,
+    library: PromptLibrary,
+    profile: AggregatedProfile,
+    split: Mapping[str, str],
+    *,
+    target_depth: str,
+    first_version: int | None = None,
+) -> TrainingSession:
+    """A new session whose first trial scores the repository's script_writer version (its highest, or
+    `first_version`) on every pair the aggregate used."""
+    if not split:
+        raise TrainingError(
+            "no pair can train: the aggregated profile used none",
+            fix="add a pair whose podcast explains its paper (podcast-assets pairs add) and train again",
+        )
+    version = library.get(REFINED, first_version)
+    session = TrainingSession(
+        session_id=datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
+        created_at=_now(),
+        profile_version=profile.version,
+        split=dict(split),  # type: ignore[arg-type]
+        target_depth=target_depth,
+        trials=[TrialEntry(trial_id="t001", prompt_version=version.version, reason=version.reason)],
+    )
+    save_session(store, session)
+    return session
+
+
+def record_item(store: LocalArtifactStore, session: TrainingSession, item: TrialItem) -> None:
+    store.cache_model(ITEM_CACHE, item.key, item)
+    if store.exists(failure_path(session, item.trial_id, item.pair_id)):
+        store.path(failure_path(session, item.trial_id, item.pair_id)).unlink()
+    store.write_model(item_path(session, item.trial_id, item.pair_id), item)
+
+
+def record_failure(
+    store: LocalArtifactStore, session: TrainingSession, trial_id: str, pair_id: str, error: str
+) -> None:
+    failure = TrialFailure(pair_id=pair_id, trial_id=trial_id, error=error, failed_at=_now())
+    store.write_model(failure_path(session, trial_id, pair_id), failure)
+
+
+def cached_item(store: LocalArtifactStore, key: str) -> TrialItem | None:
+    return store.cached_model(ITEM_CACHE, key, TrialItem)
+
+
+def session_items(store: LocalArtifactStore, session: TrainingSession) -> list[TrialItem]:
+    found = []
+    for entry in session.trials:
+        for pair_id in session.split:
+            rel = item_path(session, entry.trial_id, pair_id)
+            if store.exists(rel):
+                found.append(store.read_model(rel, TrialItem))
+    return found
+
+
+def session_failures(store: LocalArtifactStore, session: TrainingSession) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = {}
+    for entry in session.trials:
+        for pair_id in session.split:
+            rel = failure_path(session, entry.trial_id, pair_id)
+            if store.exists(rel) and not store.exists(item_path(session, entry.trial_id, pair_id)):
+                found.setdefault(entry.trial_id, {})[pair_id] = store.read_model(rel, TrialFailure).error
+    return found
+
+
+def trial_complete(store: LocalArtifactStore, session: TrainingSession, trial_id: str) -> bool:
+    """Every pair of the session has an item or a failure for this trial."""
+    return all(
+        store.exists(item_path(session, trial_id, p)) or store.exists(failure_path(session, trial_id, p))
+        for p in session.split
+    )
+
+
+def next_trial(
+    store: LocalArtifactStore,
+    library: PromptLibrary,
+    session: TrainingSession,
+    report: TrainingReport,
+    refine: Callable[[Sequence[TrialItem], GenerationSettings, str, set[str]], Refinement | None],
+) -> TrialEntry | None:
+    """Stop (record why, return None) or add the next trial: a version refined from the best trial's train
+    items. A proposal whose content equals a version already scored in this session counts as tried."""
+    if session.stopped:
+        return None
+    if report.trials and report.trials[-1].trial_id != session.current.trial_id:
+        raise TrainingError(
+            f"trial {session.current.trial_id} is not complete: its summary cannot decide the next one",
+            fix="materialize trial_results for every training pair first",
+        )
+    if report.decision.converged:
+        session.stopped = report.decision.reason
+        save_session(store, session)
+        return None
+    parent_id = report.decision.best_trial or session.current.trial_id
+    parent = session.trial(parent_id)
+    parent_version = library.get(REFINED, parent.prompt_version)
+    items = [i for i in session_items(store, session) if i.trial_id == parent_id and i.split == "train"]
+    if not items:
+        session.stopped = f"trial {parent_id} scored no train pair: nothing to refine from"
+        save_session(store, session)
+        return None
+    tried = {
+        m.group(1) for e in session.trials if e.parent_trial == parent_id and (m := _MOVE.match(e.reason))
+    }
+    scored = {e.prompt_version for e in session.trials}
+    while True:
+        proposal = refine(items, parent_version.settings or GenerationSettings(), parent_version.body, tried)
+        if proposal is None:
+            session.stopped = f"refinement search exhausted from {parent_id}: every move was tried"
+            save_session(store, session)
+            return None
+        version = library.add(
+            REFINED,
+            parent=parent_version.version,
+            reason=proposal.reason,
+            body=proposal.body,
+            settings=proposal.settings,
+            losses=proposal.losses,
+        )
+        tried.add(proposal.move)
+        if version.version not in scored:
+            break
+    entry = TrialEntry(
+        trial_id=f"t{len(session.trials) + 1:03d}",
+        prompt_version=version.version,
+        parent_trial=parent_id,
+        reason=proposal.reason,
+    )
+    session.trials.append(entry)
+    save_session(store, session)
+    return entry
