@@ -247,6 +247,7 @@ def test_train_is_killed_mid_trial_then_resumed_without_repeating_a_finished_ite
 
     resumed = run(str(BIN / "podcast-assets"), "train", "--max-trials", "2", "--resume")
     assert "resuming session" in resumed.stdout and "at trial t002" in resumed.stdout
+    assert "left running by a killed process: marked failed, its pool slots freed" in resumed.stdout
     assert "trial t001:" not in resumed.stdout, "the finished trial is not visited again"
     assert t001_item.stat().st_mtime_ns == stamp, "the finished (pair, trial) was not computed again"
     assert "training stopped: reached max_trials=2" in resumed.stdout

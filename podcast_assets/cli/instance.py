@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
 
 from podcast_assets.core.config import PipelineConfig
@@ -43,3 +44,47 @@ def register(config: PipelineConfig, add: list[str] = (), remove: list[str] = ()
         if pair_id in existing:
             instance.delete_dynamic_partition(training_pairs.name, pair_id)
     return os.environ["DAGSTER_HOME"]
+
+
+PID_TAG = "podcast_assets/pid"
+HOST_TAG = "podcast_assets/host"
+
+
+def launched_tags() -> dict[str, str]:
+    """Tags of every run this process executes: who launched it, and which process on which host, so a later
+    command can tell a run whose process was killed from one still going."""
+    return {"launched_by": "podcast-assets", PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_dead_runs(instance) -> list[str]:
+    """Mark failed the runs a killed `podcast-assets` process left STARTED on this host, and free the pool
+    slots they held (without a daemon nothing else would, and the next step in the same pool would wait for
+    ever). Runs of live processes and of other hosts are left alone. Returns the run ids recovered."""
+    import dagster as dg
+
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            tags={"launched_by": "podcast-assets", HOST_TAG: socket.gethostname()},
+        )
+    )
+    recovered = []
+    for record in records:
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG, "")
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(run, message=f"the podcast-assets process running it (pid {pid}) is gone: killed or crashed")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        recovered.append(run.run_id)
+    return recovered

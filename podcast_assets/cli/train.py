@@ -8,13 +8,11 @@ import argparse
 import sys
 import time
 
-from podcast_assets.cli.instance import dagster_instance, register
+from podcast_assets.cli.instance import dagster_instance, launched_tags, recover_dead_runs, register
 from podcast_assets.cli.progress import failure_reasons, progress_logger, run_config
 from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.ingest.pairs import discover_pairs
 from podcast_assets.core.storage import PAIRS_PREFIX
-
-LAUNCHED_BY = {"launched_by": "podcast-assets"}
 
 
 def definitions(config: PipelineConfig):
@@ -31,7 +29,7 @@ def aggregate(defs, instance, config: dict) -> bool:
 
     print("aggregating the profiles of all pairs ...", flush=True)
     result = defs.resolve_job_def(AGGREGATE_JOB_NAME).execute_in_process(
-        instance=instance, run_config=config, raise_on_error=False, tags=LAUNCHED_BY
+        instance=instance, run_config=config, raise_on_error=False, tags=launched_tags()
     )
     if not result.success:
         for reason in failure_reasons(result):
@@ -69,6 +67,8 @@ def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
     defs = definitions(config)
     job = defs.resolve_job_def(PAIR_JOB_NAME)
     instance = dagster_instance(config)
+    for run_id in recover_dead_runs(instance):
+        print(f"run {run_id} was left running by a killed process: marked failed, its pool slots freed")
     logging_config = run_config(verbose=args.verbose, log_level=args.log_level)
     failed: list[str] = []
     print(f"training on {len(pair_ids)} pair(s) from {config.pairs_dir}; Dagster instance: {home}")
@@ -81,7 +81,7 @@ def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
             instance=instance,
             run_config=logging_config,
             raise_on_error=False,
-            tags={**LAUNCHED_BY, MANIFEST_TAG: manifest},
+            tags={**launched_tags(), MANIFEST_TAG: manifest},
         )
         status = "ok" if result.success else "FAILED"
         print(f"[{n}/{len(pair_ids)}] {pair_id}: {status} in {time.perf_counter() - started:.1f} s (run {result.run_id})", flush=True)

@@ -63,7 +63,7 @@ def run_training(defs, instance, config: PipelineConfig, args: argparse.Namespac
     """Trials until the convergence rule stops them: each pair's item in its own run, then the summary,
     then the decision. Returns True when training ended (converged or stopped) with every trial summarised."""
     from podcast_assets.cli.progress import failure_reasons
-    from podcast_assets.cli.train import LAUNCHED_BY
+    from podcast_assets.cli.instance import launched_tags
     from podcast_assets.defs.training import (
         SESSION_TAG,
         SUMMARY_JOB_NAME,
@@ -108,7 +108,7 @@ def run_training(defs, instance, config: PipelineConfig, args: argparse.Namespac
                 instance=instance,
                 run_config={**logging_config, "ops": {"trial_results": {"config": {"trial_id": entry.trial_id}}}},
                 raise_on_error=False,
-                tags={**LAUNCHED_BY, SESSION_TAG: session.session_id, TRIAL_TAG: entry.trial_id},
+                tags={**launched_tags(), SESSION_TAG: session.session_id, TRIAL_TAG: entry.trial_id},
             )
             took = time.perf_counter() - started
             if result.success:
@@ -124,7 +124,7 @@ def run_training(defs, instance, config: PipelineConfig, args: argparse.Namespac
             return False
         summary = summary_job.execute_in_process(
             instance=instance, run_config=logging_config, raise_on_error=False,
-            tags={**LAUNCHED_BY, SESSION_TAG: session.session_id, TRIAL_TAG: entry.trial_id},
+            tags={**launched_tags(), SESSION_TAG: session.session_id, TRIAL_TAG: entry.trial_id},
         )  # fmt: skip
         if not summary.success:
             for reason in failure_reasons(summary):
