@@ -53,6 +53,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     totals = {"reference": 0.0, "trial": 0.0, "audio": 0.0, "tts": 0.0}
     wers = []
+    spreads: list[str] = []
     for pair_id in profile.pairs_used:
         pair = PairRecords.load(trained, pair_id)
         runs = []
@@ -66,6 +67,11 @@ def main() -> None:
                 assert not cached
                 runs.append((time.perf_counter() - started, item))
         seconds, item = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
+        if len(runs) > 1:
+            totals_seen = [r[1].losses.total for r in runs]
+            spreads.append(
+                f"{pair_id}: total loss {min(totals_seen):.4f}..{max(totals_seen):.4f} over {len(runs)} runs"
+            )
         reference = item.details.reference_seconds
         totals["reference"] += reference
         totals["trial"] += seconds
@@ -79,6 +85,9 @@ def main() -> None:
     print(f"| **all** | {totals['reference'] / 60:.1f} | {totals['trial']:.1f} | "
           f"{totals['trial'] / (totals['reference'] / 60):.1f} | **{overall:.1f}x** | "
           f"{totals['audio'] / totals['tts']:.1f}x | | {statistics.fmean(wers):.1%} |")  # fmt: skip
+    if spreads:
+        print("\nthe same version scored again (Piper samples noise, so the audio differs each time):")
+        print("\n".join(f"  {line}" for line in spreads))
     verdict = "meets" if overall >= TARGET_REAL_TIME else "MISSES"
     print(
         f"\na whole offline trial runs at {overall:.1f}x real time: {verdict} the {TARGET_REAL_TIME:.0f}x target"

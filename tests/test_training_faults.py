@@ -532,7 +532,7 @@ def test_a_hand_edited_script_is_spoken_and_scored_without_writing(world, tmp_pa
     )
     assert writes == [], "the writer was not called"
     assert outcome.script == edited and outcome.speech.script_words == edited.word_count
-    assert outcome.audio.is_file() and outcome.speech.audio_seconds > 0
+    assert trainer.store.exists(outcome.audio_path) and outcome.speech.audio_seconds > 0
     heard = outcome.transcript.text.lower()
     assert "by hand" in heard and "plain words" in heard, "the edited text is what was spoken"
     assert outcome.speech.round_trip_wer <= settings.max_round_trip_wer

@@ -3,6 +3,7 @@
 has not converged makes the next prompt version and requests the next trial for every pair)."""
 
 
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from podcast_assets.core.analysis.models import AggregatedProfile, AlignedSegmen
 from podcast_assets.core.analysis.profile_store import load_current
 from podcast_assets.core.errors import PodcastAssetsError, TrainingError
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
+from podcast_assets.core.llm import CallRecord, LLMError
 from podcast_assets.core.previews import png_markdown
 from podcast_assets.core.storage import LocalArtifactStore, cache_key
 from podcast_assets.core.training import llm_tasks, refine, scoring, writer
@@ -29,9 +31,11 @@ from podcast_assets.core.training.session import (
     next_trial,
     record_failure,
     record_item,
+    record_spend,
     session_dir,
     session_failures,
     session_items,
+    session_spend,
     start_session,
     trial_complete,
 )
@@ -187,6 +191,7 @@ def score_item(
     version: PromptVersion,
     target_depth: str,
     spent_usd: float = 0.0,
+    on_call: Callable[[CallRecord], None] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> tuple[TrialItem, bool]:
     """The item for (pair, version), from the cache when its inputs were scored before. Second: cached."""
@@ -210,7 +215,7 @@ def score_item(
         return hit.model_copy(update={"trial_id": trial_id}), True
 
     style = profile.style_variants["all"]
-    calls = llm_tasks.LLMCalls(complete_json=llm.complete_json, spent_usd=spent_usd) if llm.enabled else None
+    calls = llm_tasks.LLMCalls(complete_json=_ledgered(llm, on_call), spent_usd=spent_usd) if llm.enabled else None
     concepts = [k.phrase for k in graph.key_concepts[:key_concepts]]
     library = trainer.library
     paper = llm_tasks.visible_paper(graph) if calls else None
@@ -221,7 +226,7 @@ def score_item(
     )  # fmt: skip
 
     def analyse(transcript: TranscriptionResult) -> AlignedSegments:
-        typer = llm_typer(_budgeted(llm, calls), SEGMENT_TYPING) if calls is not None else None
+        typer = llm_typer(_budgeted(llm, calls, on_call), SEGMENT_TYPING) if calls is not None else None
         return analyse_and_type(pair_id, transcript, graph, llm_typer=typer)
 
     def score(*, script, spoken, spoken_seconds, spoken_segments, coverage, quality):
@@ -253,10 +258,13 @@ def score_item(
         max_wer=settings.max_round_trip_wer,
         words_per_minute=generation.words_per_minute,
     )
-    store.path("tmp").mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=store.path("tmp")) as work:
-        outcome = run_item(services, checks, work_dir=Path(work), store=store, key=key, audio_format=tts.extension())
-        audio_rel = store.put_blob(outcome.audio.read_bytes(), tts.extension())
+    work = store.path(f"tmp/{key[:16]}")  # named by the item: a killed item's leftovers are cleared on resume
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        outcome = run_item(services, checks, work_dir=work, store=store, key=key, audio_format=tts.extension())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     script_rel = store.put_blob(outcome.script.model_dump_json(indent=1).encode(), "json")
     item = TrialItem(
         pair_id=pair_id,
@@ -265,7 +273,7 @@ def score_item(
         split=split,  # type: ignore[arg-type]
         key=key,
         script_path=script_rel,
-        audio_path=audio_rel,
+        audio_path=outcome.audio_path,
         speech=outcome.speech,
         losses=outcome.losses,
         details=outcome.details,
@@ -276,11 +284,29 @@ def score_item(
     return item, False
 
 
-def _budgeted(llm: LLMResource, calls: llm_tasks.LLMCalls):
-    """complete_json for the segment typer of the spoken transcript, counted against the same spend cap."""
+def _ledgered(llm: LLMResource, on_call: Callable[[CallRecord], None] | None):
+    """llm.complete_json that reports every call's record (a failed call's too) as soon as it is known."""
 
     def complete(**kwargs):
-        reply, record = llm.complete_json(**kwargs, spent_usd=calls.total_usd)
+        try:
+            reply, record = llm.complete_json(**kwargs)
+        except LLMError as exc:
+            if on_call and exc.record is not None:
+                on_call(exc.record)
+            raise
+        if on_call:
+            on_call(record)
+        return reply, record
+
+    return complete
+
+
+def _budgeted(llm: LLMResource, calls: llm_tasks.LLMCalls, on_call: Callable[[CallRecord], None] | None):
+    """complete_json for the segment typer of the spoken transcript, counted against the same spend cap."""
+    ledgered = _ledgered(llm, on_call)
+
+    def complete(**kwargs):
+        reply, record = ledgered(**kwargs, spent_usd=calls.total_usd)
         calls.records.append(record)
         return reply, record
 
@@ -300,10 +326,6 @@ def _script_preview(store: LocalArtifactStore, item: TrialItem, max_segments: in
     if len(script.segments) > max_segments:
         lines.append(f"- … {len(script.segments) - max_segments} more segments")
     return "\n".join(lines)
-
-
-def session_spend(store: LocalArtifactStore, session: TrainingSession) -> float:
-    return sum(i.llm_usd for i in session_items(store, session))
 
 
 @dg.asset(
@@ -352,6 +374,7 @@ def trial_results(
             item, cached = score_item(
                 trainer, PairRecords.load(store, pair_id), trial_id=trial_id, split=session.split[pair_id],
                 version=version, target_depth=session.target_depth, spent_usd=session_spend(store, session),
+                on_call=lambda record: record_spend(store, session, record),
                 log=context.log.info,
             )  # fmt: skip
         except PodcastAssetsError as exc:
@@ -449,7 +472,10 @@ def advance(store: LocalArtifactStore, training: TrainingResource, llm: LLMResou
     profile = current_profile(store)
     if llm.enabled:
         library = training.library(store)
-        calls = llm_tasks.LLMCalls(complete_json=llm.complete_json, spent_usd=session_spend(store, session))
+        calls = llm_tasks.LLMCalls(
+            complete_json=_ledgered(llm, lambda record: record_spend(store, session, record)),
+            spent_usd=session_spend(store, session),
+        )
 
         def refiner(items, settings, body, tried):
             if "llm" in tried:

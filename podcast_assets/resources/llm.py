@@ -362,7 +362,7 @@ class LLMResource(dg.ConfigurableResource):
     def _check_budget(self, task: str, spent: float, record: CallRecord | None) -> None:
         if self.budget_usd is not None and spent >= self.budget_usd:
             raise BudgetExceededError(
-                f"{task}: the LLM budget of ${self.budget_usd:.2f} is used up "
+                f"{task}: the LLM budget of ${self.budget_usd:g} is used up "
                 f"(${spent:.4f} spent); no request made",
                 fix="raise budget_usd to continue; results finished so far are kept",
                 record=record,

@@ -147,3 +147,21 @@ def test_a_trial_that_is_not_complete_cannot_decide(world):
     rule = ConvergenceSettings(max_trials=3)
     report = build_report(session, session_items(store, session), session_failures(store, session), rule)
     assert report.trials == [], "t001 is not complete: b has neither an item nor a failure"
+
+
+def test_the_spend_ledger_counts_every_paid_call_of_the_session_failed_ones_too(world):
+    from podcast_assets.core.llm import CallRecord
+    from podcast_assets.core.training.session import record_spend, session_spend
+
+    store, _, session = world
+
+    def call(cost, cached=False):
+        return CallRecord(task="script_writer", provider="openai", model="gpt-4o-mini", input_tokens=10,
+                          output_tokens=10, cost_usd=cost, cached=cached, attempts=1, seconds=0.1)  # fmt: skip
+
+    assert session_spend(store, session) == 0.0
+    record_spend(store, session, call(0.002))  # a reply that then failed its schema check: still paid
+    record_spend(store, session, call(0.003))
+    record_spend(store, session, call(0.003, cached=True))  # served from the cache: free
+    record_spend(store, session, call(None))  # unknown price: not guessed
+    assert session_spend(store, session) == pytest.approx(0.005)

@@ -86,6 +86,8 @@ class FakeSpeaker:
 
     def __call__(self, s: Script, audio: Path) -> Spoken:
         self.spoken.append(s)
+        if audio.parent.is_dir():
+            audio.write_bytes(f"audio of {s.title}".encode())
         return Spoken(
             audio_seconds=self.lengths[len(self.spoken) - 1], voices={"host": "fake"}, synthesis_seconds=0.5
         )
@@ -185,7 +187,9 @@ class Calls:
         self.log: list[str] = []
 
 
-def services(calls: Calls, *, heard: str | None = None, lengths=(100.0,)) -> Services:
+def services(
+    calls: Calls, *, heard: str | None = None, lengths=(100.0,), score_fails: bool = False
+) -> Services:
     """Fake services that log each call; speech hits `lengths`; the transcript says the spoken script (or
     `heard`)."""
     speaker = FakeSpeaker(list(lengths))
@@ -226,6 +230,8 @@ def services(calls: Calls, *, heard: str | None = None, lengths=(100.0,)) -> Ser
 
     def score(**kwargs):
         calls.log.append(f"score:{kwargs['script'].title}")
+        if score_fails:
+            raise RuntimeError("killed while scoring")
         assert kwargs["coverage"].levels == {"network": 2} and kwargs["quality"].method == "llm-judge"
         losses = Losses(duration=0, coverage=0, structure=0, quality=0.3, rouge=0.5, total=0.11)
         details = LossDetails(
@@ -286,7 +292,30 @@ def test_judges_and_scoring_see_the_script_that_was_spoken_last(tmp_path):
         "score:A refit 1 script",
     ]
     assert outcome.speech.passes == 2 and outcome.speech.pass_seconds == [140.0, 98.0]
-    assert outcome.audio == tmp_path / f"{'k' * 16}.mp3"
+    assert (tmp_path / "store" / outcome.audio_path).read_bytes() == b"audio of A refit 1 script"
+
+
+def test_a_killed_item_resumes_after_its_last_finished_step(tmp_path):
+    """Speech and the round trip are kept under the item's key: a second run (after a kill in scoring) speaks
+    and transcribes nothing again; a hand-edited script is its own item."""
+    store = LocalArtifactStore(tmp_path / "store")
+    first = Calls()
+    with pytest.raises(RuntimeError):
+        run_item(
+            services(first, score_fails=True), checks(), work_dir=tmp_path, store=store, key="k" * 64,
+            audio_format="mp3",
+        )  # fmt: skip
+    assert "transcribe" in first.log
+    again = Calls()
+    outcome = run_item(
+        services(again), checks(), work_dir=tmp_path, store=store, key="k" * 64, audio_format="mp3"
+    )
+    assert not any(c.startswith(("write", "speak", "transcribe")) for c in again.log), again.log
+    assert outcome.losses is not None
+    edited = Calls()
+    run_item(services(edited), checks(), work_dir=tmp_path, store=store, key="k" * 64, audio_format="mp3",
+             script=script(label="edited by hand"))  # fmt: skip
+    assert "speak:A edited by hand script" in edited.log and "transcribe" in edited.log
 
 
 def test_a_refused_round_trip_scores_nothing(tmp_path):

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from podcast_assets.core.analysis.models import AggregatedProfile
 from podcast_assets.core.errors import TrainingError
+from podcast_assets.core.llm import CallRecord
 from podcast_assets.core.records import Record
 from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.core.training.models import (
@@ -95,6 +96,29 @@ def start_session(
     )
     save_session(store, session)
     return session
+
+
+class SpendEntry(Record):
+    task: str
+    usd: float
+    at: str
+
+
+def record_spend(store: LocalArtifactStore, session: TrainingSession, record: CallRecord) -> None:
+    """One paid LLM call of the session, written when its reply (or its failure) arrives: failed items, the
+    refiner and replies a killed run received all count against the spend cap."""
+    if record.cached or not record.cost_usd:
+        return
+    entry = SpendEntry(task=record.task, usd=record.cost_usd, at=_now())
+    store.write_model(f"{session_dir(session)}/spend/{uuid.uuid4().hex}.json", entry, replace=False)
+
+
+def session_spend(store: LocalArtifactStore, session: TrainingSession) -> float:
+    """Money the session's LLM calls cost so far (the ledger of record_spend)."""
+    folder = store.path(f"{session_dir(session)}/spend")
+    if not folder.is_dir():
+        return 0.0
+    return sum(SpendEntry.model_validate_json(p.read_bytes()).usd for p in folder.glob("*.json"))
 
 
 def record_item(store: LocalArtifactStore, session: TrainingSession, item: TrialItem) -> None:

@@ -17,11 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import Field
+
 from podcast_assets.core.analysis.models import AlignedSegments
 from podcast_assets.core.errors import TrainingError
 from podcast_assets.core.ingest.models import TranscriptionResult
 from podcast_assets.core.metrics import word_error_rate
-from podcast_assets.core.storage import LocalArtifactStore
+from podcast_assets.core.records import Record
+from podcast_assets.core.storage import LocalArtifactStore, cache_key
 from podcast_assets.core.training.models import (
     CoverageJudgement,
     LossDetails,
@@ -119,7 +122,7 @@ def check_round_trip(
 @dataclass(frozen=True)
 class ItemOutcome:
     script: Script
-    audio: Path
+    audio_path: str
     speech: SpeechReport
     transcript: TranscriptionResult
     spoken_segments: AlignedSegments
@@ -128,27 +131,60 @@ class ItemOutcome:
     seconds: dict[str, float]
 
 
+class SpokenScript(Record):
+    """A finished speaking step, kept under the item's key so a killed item resumes after it: the script
+    spoken last, the audio blob and its measured passes (Piper samples noise, so speaking again would give
+    other audio, another transcript and a new, paid, typing prompt)."""
+
+    script: Script
+    audio_path: str = Field(description="Artifact-store path of the audio blob.")
+    audio_seconds: float
+    voices: dict[str, str]
+    pass_seconds: list[float]
+    synthesis_seconds: float
+
+
 def run_item(
     services: Services, checks: SpeechChecks, *, work_dir: Path, store: LocalArtifactStore, key: str,
     audio_format: str, script: Script | None = None,
 ) -> ItemOutcome:  # fmt: skip
     """Write (unless a script is given: a script edited by hand is spoken again without writing it again),
-    speak to length, check the round trip, analyse and score. Step outputs are cached under `key`."""
+    speak to length, check the round trip, analyse and score. The script, the spoken audio and the round-trip
+    transcript are cached under `key` (a given script's own hash joins it), so a killed item resumes after its
+    last finished step; the LLM judges' replies are cached by the LLM resource."""
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     if script is None:
         script, _ = store.get_or_create("trial_scripts", key, Script, services.write)
+    else:
+        key = cache_key(key, "script given", script.model_dump_json())
     seconds["write"] = round(time.perf_counter() - started, 3)
 
-    audio = work_dir / f"{key[:16]}.{audio_format}"
     started = time.perf_counter()
-    spoken_script, spoken, lengths, tts_seconds = speak_to_length(
-        script, audio, services.speak, services.refit, checks
-    )
+    done = store.cached_model("trial_speech", key, SpokenScript)
+    if done is None or not store.exists(done.audio_path):
+        work = work_dir / f"{key[:16]}.{audio_format}"
+        spoken_script, spoken, lengths, tts_seconds = speak_to_length(
+            script, work, services.speak, services.refit, checks
+        )
+        done = SpokenScript(
+            script=spoken_script,
+            audio_path=store.put_blob(work.read_bytes(), audio_format),
+            audio_seconds=spoken.audio_seconds,
+            voices=spoken.voices,
+            pass_seconds=lengths,
+            synthesis_seconds=tts_seconds,
+        )
+        store.cache_model("trial_speech", key, done)
+    spoken_script = done.script
+    spoken = Spoken(done.audio_seconds, done.voices, done.synthesis_seconds)
+    lengths, tts_seconds, audio = done.pass_seconds, done.synthesis_seconds, store.path(done.audio_path)
     seconds["speak"] = round(time.perf_counter() - started, 3)
 
     started = time.perf_counter()
-    transcript = services.transcribe(audio)
+    transcript, _ = store.get_or_create(
+        "trial_transcripts", key, TranscriptionResult, lambda: services.transcribe(audio)
+    )
     wer = check_round_trip(spoken_script, spoken, transcript, audio, checks)
     seconds["round_trip"] = round(time.perf_counter() - started, 3)
 
@@ -174,4 +210,6 @@ def run_item(
         synthesis_seconds=round(tts_seconds, 3),
         round_trip_wer=round(wer, 4),
     )
-    return ItemOutcome(spoken_script, audio, speech, transcript, spoken_segments, losses, details, seconds)
+    return ItemOutcome(
+        spoken_script, done.audio_path, speech, transcript, spoken_segments, losses, details, seconds
+    )
