@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 from podcast_assets.core.config import PipelineConfig
+from podcast_assets.core.processes import pid_alive
 
 
 def project_root(config: PipelineConfig) -> Path:
@@ -56,16 +57,6 @@ def launched_tags() -> dict[str, str]:
     return {"launched_by": "podcast-assets", PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def recover_dead_runs(instance) -> list[str]:
     """Mark failed the runs a killed `podcast-assets` process left STARTED on this host, and free the pool
     slots they held (without a daemon nothing else would, and the next step in the same pool would wait for
@@ -82,7 +73,7 @@ def recover_dead_runs(instance) -> list[str]:
     for record in records:
         run = record.dagster_run
         pid = run.tags.get(PID_TAG, "")
-        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+        if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
             continue
         instance.report_run_failed(run, message=f"the podcast-assets process running it (pid {pid}) is gone: killed or crashed")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)

@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import Field
 
 from podcast_assets.core.errors import PodcastAssetsError
+from podcast_assets.core.processes import pid_alive
 from podcast_assets.core.records import Record
 
 # ----------------------------------------------------------------------------- errors and records
@@ -256,23 +257,13 @@ def audio_format(path: Path) -> tuple[str, str]:
         ) from None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_temps(path: Path) -> list[Path]:
     """Delete temp files of `path` left by writers that were killed (their process is gone): the writer's
     pid is in the temp name. Temps of live processes (a concurrent writer) are left alone."""
     removed = []
     for temp in path.parent.glob(f".{path.name}.*.tmp"):
         match = re.fullmatch(rf"\.{re.escape(path.name)}\.(\d+)\..+\.tmp", temp.name)
-        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+        if match and int(match.group(1)) != os.getpid() and not pid_alive(int(match.group(1))):
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
                 removed.append(temp)
