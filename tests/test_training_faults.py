@@ -372,7 +372,10 @@ def test_a_script_reply_breaking_the_schema_fails_the_partition_before_any_audio
 
 def test_a_run_killed_while_the_quality_judge_is_asked_resumes_from_the_caches(world, tmp_path):
     artifacts = world.store_copy(tmp_path)
-    before = {kind: files_under(artifacts / "cache" / kind) for kind in ("llm", "trial_scripts", ITEM_CACHE)}
+    before = {
+        kind: files_under(artifacts / "cache" / kind)
+        for kind in ("llm", "trial_scripts", "trial_speech", "trial_transcripts", ITEM_CACHE)
+    }
     blobs_before = files_under(artifacts / "blobs")
     with FakeLLMServer() as server:
         llm = ScriptedLLM(server, world.writer_reply)
@@ -410,7 +413,13 @@ def test_a_run_killed_while_the_quality_judge_is_asked_resumes_from_the_caches(w
         assert len([f for f in new["llm"] if not f.startswith("rejected")]) == received
         assert len(new["trial_scripts"]) == 1, "the written script was kept"
         assert new[ITEM_CACHE] == set(), "the judged item is absent, not half made"
-        assert files_under(artifacts / "blobs") == blobs_before, "no audio reached its final path"
+        assert len(new["trial_speech"]) == 1 and len(new["trial_transcripts"]) == 1, (
+            "speech and round trip kept"
+        )
+        [spoken_audio] = files_under(artifacts / "blobs") - blobs_before
+        assert spoken_audio.endswith(".mp3"), (
+            "the only new blob is the whole spoken audio, stored before judging"
+        )
         store = LocalArtifactStore(artifacts)
         session = load_session(store)
         assert not store.exists(item_path(session, "t001", world.pair))
@@ -419,13 +428,15 @@ def test_a_run_killed_while_the_quality_judge_is_asked_resumes_from_the_caches(w
         item, cached = score_pair(str(world.pairs_dir), str(artifacts), world.pair, server.openai_url)
         resumed = {task: llm.count(task, since=asked) for task in USAGE}
         assert not cached
+        audio_blobs = {f for f in files_under(artifacts / "blobs") - blobs_before if f.endswith(".mp3")}
+        assert audio_blobs == {spoken_audio}, "not spoken again"
         assert resumed[llm_tasks.WRITER_TASK] == 0, (
             "the script came from the cache: the writer was not paid twice"
         )
         assert resumed[llm_tasks.COVERAGE_TASK] == 0, "the coverage judgement came from the reply cache"
         assert resumed[llm_tasks.QUALITY_TASK] == 1, "the reply lost with the killed run is asked again"
-        # The script is spoken again on resume and Piper samples fresh noise, so the round-trip transcript
-        # (and the typer's question about it) may differ; but no question whose answer arrived is asked again.
+        # The speech and its round-trip transcript come from the caches, so the typer's question is the same
+        # one and is answered from the reply cache: no question whose answer arrived is asked again.
         assert task_of(server.requests[asked - 1]) == llm_tasks.QUALITY_TASK
         answered = {r.body for r in server.requests[: asked - 1]}
         assert not [task_of(r) for r in server.requests[asked:] if r.body in answered]
@@ -534,7 +545,7 @@ def test_a_hand_edited_script_is_spoken_and_scored_without_writing(world, tmp_pa
     assert outcome.script == edited and outcome.speech.script_words == edited.word_count
     assert trainer.store.exists(outcome.audio_path) and outcome.speech.audio_seconds > 0
     heard = outcome.transcript.text.lower()
-    assert "by hand" in heard and "plain words" in heard, "the edited text is what was spoken"
+    assert "editor added by hand" in heard, "the edited text is what was spoken"
     assert outcome.speech.round_trip_wer <= settings.max_round_trip_wer
     assert 0 <= outcome.losses.total and outcome.details.quality_method == "rubric"
     assert not trainer.store.exists("cache/trial_scripts/hand-edited.json"), "not cached as a written script"

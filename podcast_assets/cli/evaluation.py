@@ -94,6 +94,7 @@ def evaluate(config: PipelineConfig, pairs_dir: Path, names: list[str], *, verbo
             result = dg.materialize(
                 [document_graphs, transcriptions, aligned_segments], partition_key=pair_id, instance=instance,
                 resources=build_resources(eval_config), raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             )  # fmt: skip
             if result.success:
                 ready.append(pair_id)
