@@ -165,3 +165,10 @@ def test_the_spend_ledger_counts_every_paid_call_of_the_session_failed_ones_too(
     record_spend(store, session, call(0.003, cached=True))  # served from the cache: free
     record_spend(store, session, call(None))  # unknown price: not guessed
     assert session_spend(store, session) == pytest.approx(0.005)
+
+
+def test_runs_racing_to_start_a_session_share_the_first_one(world):
+    store, library, first = world
+    again = start_session(store, library, AggregatedProfile.model_construct(version=1), {"c": "train"},
+                          target_depth="reference")  # fmt: skip
+    assert again.session_id == first.session_id and again.split == first.split

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from podcast_assets.core.analysis.models import AggregatedProfile
-from podcast_assets.core.errors import TrainingError
+from podcast_assets.core.errors import StorageError, TrainingError
 from podcast_assets.core.llm import CallRecord
 from podcast_assets.core.records import Record
 from podcast_assets.core.storage import LocalArtifactStore
@@ -79,7 +79,8 @@ def start_session(
     first_version: int | None = None,
 ) -> TrainingSession:
     """A new session whose first trial scores the repository's script_writer version (its highest, or
-    `first_version`) on every pair the aggregate used."""
+    `first_version`) on every pair the aggregate used. When a session file already exists (another pair's
+    run started one a moment ago), that session is returned: only one session is ever current."""
     if not split:
         raise TrainingError(
             "no pair can train: the aggregated profile used none",
@@ -94,7 +95,11 @@ def start_session(
         target_depth=target_depth,
         trials=[TrialEntry(trial_id="t001", prompt_version=version.version, reason=version.reason)],
     )
-    save_session(store, session)
+    try:
+        store.write_model(SESSION_PATH, session, replace=False)
+    except StorageError:
+        # pair runs that start together (a backfill) race to start the session: the first one wins
+        return load_session(store)  # type: ignore[return-value]
     return session
 
 
