@@ -73,7 +73,7 @@ class _PaperIndex:
             a for a in graph.atoms if a.kind != "reference" and len(a.text.split()) >= MIN_ATOM_WORDS
         ]
         self.figures = [f for f in graph.figures if f.caption.strip()]
-        self.figure_by_number = {f.number: f.id for f in graph.figures if f.number is not None}
+        self.figure_by_number = graph.figure_ids_by_number()
         numbered = sorted(self.figure_by_number)
         self.figure_by_ordinal = {i + 1: self.figure_by_number[n] for i, n in enumerate(numbered[: len(ORDINALS)])}
         body = [a.text for a in graph.atoms if a.kind != "reference"] + [graph.title, graph.abstract]

@@ -106,6 +106,10 @@ class DocumentGraph(Record):
     hidden_text: list[HiddenText] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
 
+    def figure_ids_by_number(self) -> dict[int, str]:
+        """Figure id by figure number, for the numbered figures ('Figure 3' in a text is the id here)."""
+        return {f.number: f.id for f in self.figures if f.number is not None}
+
     def outline_markdown(self) -> str:
         """A readable outline: title, authors, sections with their atom counts, figures and tables."""
         lines = [f"# {self.title}"]

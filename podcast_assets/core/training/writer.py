@@ -645,7 +645,7 @@ class _Paper:
         return [k.phrase for k in self.concepts if self.patterns[k.phrase].search(text)]
 
     def figures_named(self, text: str) -> list[str]:
-        ids = {f.number: f.id for f in self.graph.figures if f.number is not None}
+        ids = self.graph.figure_ids_by_number()
         return list(dict.fromkeys(ids[n] for n in figure_numbers(text) if n in ids))
 
     def atom_of(self, sentence: str, candidates: Iterable[str]) -> str | None:

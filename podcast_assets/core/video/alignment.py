@@ -50,11 +50,6 @@ class FigureMention:
     words: str
 
 
-def figure_numbers_of(graph: DocumentGraph) -> dict[int, str]:
-    """Figure id by figure number, as core/analysis/alignment.py maps them."""
-    return {f.number: f.id for f in graph.figures if f.number is not None}
-
-
 def figure_mentions(words: list[Word], by_number: dict[int, str]) -> list[FigureMention]:
     """Figures named in the words, by number ('figure 3', 'fig. 3') or ordinal ('the third figure': the third
     numbered figure, as core/analysis/alignment.py counts), in time order. The words are joined with spaces
@@ -245,7 +240,7 @@ def align_visuals(
     segs = sorted(segments.segments, key=lambda s: s.start)
     duration = max(transcription.duration, segs[-1].end if segs else 0.0)
     figures = {f.id: f for f in graph.figures}
-    by_number = figure_numbers_of(graph)
+    by_number = graph.figure_ids_by_number()
     mentions = figure_mentions(words, by_number) if use_words else []
 
     cues: list[VisualCue] = []
