@@ -11,7 +11,7 @@ import math
 import random
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -195,6 +195,20 @@ PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
 }
 
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
+
+
+def id_problems(wanted: Sequence[str], given: Sequence[str], noun: str) -> str | None:
+    """What is wrong with the ids a reply labels (None: each wanted id exactly once, nothing else), e.g.
+    "missing segment id(s) s003; repeated segment id(s) s001"."""
+    missing = [i for i in wanted if i not in given]
+    unknown = sorted(set(given) - set(wanted))
+    repeated = sorted({i for i in given if given.count(i) > 1})
+    problems = [
+        f"{name} {noun} id(s) {', '.join(ids[:10])}"
+        for name, ids in (("missing", missing), ("unknown", unknown), ("repeated", repeated))
+        if ids
+    ]
+    return "; ".join(problems) or None
 
 
 def cost_of(model: str, input_tokens: int, output_tokens: int) -> float | None:

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from podcast_assets.core.analysis.models import SEGMENT_TYPES, AggregatedProfile, SegmentType
 from podcast_assets.core.errors import TrainingError
 from podcast_assets.core.ingest.models import DocumentGraph
-from podcast_assets.core.llm import CallRecord, LLMError, LLMResponseError, delimit
+from podcast_assets.core.llm import CallRecord, LLMError, LLMResponseError, delimit, id_problems
 from podcast_assets.core.records import Record
 from podcast_assets.core.training.models import (
     CoverageJudgement,
@@ -543,17 +543,9 @@ def coverage_reply_schema(ids: Sequence[str]) -> type[CoverageReply]:
 
         @model_validator(mode="after")
         def _each_once(self) -> Reply:
-            given = [item.id for item in self.levels]
-            missing = [i for i in wanted if i not in given]
-            repeated = sorted({i for i in given if given.count(i) > 1})
-            if missing or repeated:
-                raise ValueError(
-                    "; ".join(
-                        f"{name} concept id(s) {', '.join(ids[:10])}"
-                        for name, ids in (("missing", missing), ("repeated", repeated))
-                        if ids
-                    )
-                )
+            problem = id_problems(wanted, [item.id for item in self.levels], "concept")
+            if problem:
+                raise ValueError(problem)
             return self
 
     Level.__name__ = Level.__qualname__ = "ConceptLevel"
