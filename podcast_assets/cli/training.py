@@ -62,8 +62,8 @@ def _report(config: PipelineConfig, session: TrainingSession) -> TrainingReport:
 def run_training(defs, instance, config: PipelineConfig, args: argparse.Namespace, logging_config: dict) -> bool:
     """Trials until the convergence rule stops them: each pair's item in its own run, then the summary,
     then the decision. Returns True when training ended (converged or stopped) with every trial summarised."""
-    from podcast_assets.cli.progress import failure_reasons
     from podcast_assets.cli.instance import launched_tags
+    from podcast_assets.cli.progress import failure_reasons
     from podcast_assets.defs.training import (
         SESSION_TAG,
         SUMMARY_JOB_NAME,
@@ -249,23 +249,15 @@ def cmd_export(args: argparse.Namespace, config: PipelineConfig) -> int:
     return 0
 
 
-def _best_versions(config: PipelineConfig) -> dict[str, int]:
+def cmd_export_prompts(args: argparse.Namespace, config: PipelineConfig) -> int:
     """The best script_writer version of the current session (v1 when none) and the judges' and refiner's."""
+    from podcast_assets.cli.evaluation import resolve_version
     from podcast_assets.core.training.prompts import TASKS, PromptLibrary
     from podcast_assets.resources.training import PROMPTS_DIR
 
     library = PromptLibrary(PROMPTS_DIR, _store(config))
-    session = load_session(_store(config))
-    best = _report(config, session).decision.best_version if session else None
-    return {task: (best or 1) if task == REFINED else max(library.numbers(task)) for task in TASKS}
-
-
-def cmd_export_prompts(args: argparse.Namespace, config: PipelineConfig) -> int:
-    from podcast_assets.core.training.prompts import PromptLibrary
-    from podcast_assets.resources.training import PROMPTS_DIR
-
-    library = PromptLibrary(PROMPTS_DIR, _store(config))
-    versions = _best_versions(config)
+    best = resolve_version(config, library, "best").version
+    versions = {task: best if task == REFINED else max(library.numbers(task)) for task in TASKS}
     for path in library.export(args.output, versions):
         print(f"wrote {path}")
     chain = library.lineage(REFINED, versions[REFINED])
