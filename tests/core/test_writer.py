@@ -21,16 +21,15 @@ from podcast_assets.core.ingest.models import DocumentGraph, KeyConcept
 from podcast_assets.core.ingest.pairs import pair_files
 from podcast_assets.core.text import STOPWORDS, figure_numbers, normalize_text, sentences, singular
 from podcast_assets.core.training.models import GenerationSettings, Script
+from podcast_assets.core.training.spoken import cut_sentence, spoken_sentences
 from podcast_assets.core.training.writer import (
     GUEST,
     HOST,
     WRITER,
-    cut_sentence,
     fit_length,
     paper_supply,
     segment_plan,
     speaker_labels,
-    spoken_sentences,
     write_script,
 )
 

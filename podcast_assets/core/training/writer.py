@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -58,6 +57,14 @@ from podcast_assets.core.analysis.models import SEGMENT_TYPES, AggregatedProfile
 from podcast_assets.core.ingest.models import DocumentGraph, Figure, KeyConcept
 from podcast_assets.core.text import STOPWORDS, figure_numbers, normalize_text, sentences, singular
 from podcast_assets.core.training.models import GenerationSettings, Script, ScriptSegment
+from podcast_assets.core.training.spoken import (
+    ANAPHORIC_START,
+    finish,
+    lower_first,
+    plain,
+    spoken_sentences,
+    spoken_title,
+)
 
 WRITER = "offline-writer-v1"
 """Recorded in Script.writer; part of what a trial's content address depends on."""
@@ -72,7 +79,6 @@ or key_finding, whose sections the paper always has)."""
 CUE_FALLBACK_SCORE = 0.3
 POOL_SHARE = 0.5
 """An atom joins a type's pool when its affinity to the type exceeds this share of its best affinity."""
-MIN_SENTENCE_WORDS = 5
 ANALOGY_LOOKAHEAD = 6
 """When an analogy is due, a segment may lead with any of its next this-many atoms that can give one."""
 FIT_TOLERANCE = 0.02
@@ -103,260 +109,6 @@ _POSITION: dict[str, tuple[float, float]] = {
     "limitation": (0.85, 0.12),
     "conclusion": (0.97, 0.08),
 }
-
-# --------------------------------------------------------------------------- spoken sentences
-
-_ABBREVIATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), r)
-    for p, r in (
-        (r"\be\.\s?g\.(?:,)?", "for example,"),
-        (r"\bi\.\s?e\.(?:,)?", "that is,"),
-        (r"\bet\s+al\.?(?:'s)?", "and colleagues"),
-        (r"\betc\.(?=\s+[A-Z]|\s*$)", "and so on."),
-        (r"\betc\.", "and so on"),
-        (r"\bvs?\.\s", "versus "),
-        (r"\bcf\.\s", "compare "),
-        (r"\bw\.r\.t\.", "with respect to"),
-        (r"\bapprox\.\s", "approximately "),
-        (r"\bresp\.\s", "respectively "),
-        (r"\b[Ff]igs?\.\s*(?=\d)", "Figure "),
-        (r"\b[Ee]qs?\.\s*(?=\(?\d)", "equation "),
-        (r"\b[Ss]ecs?\.\s*(?=\d)", "section "),
-        (r"\b[Tt]ab\.\s*(?=\d)", "table "),
-        (r"\b[Nn]o\.\s*(?=\d)", "number "),
-        (r"\bDr\.\s", "Doctor "),
-    )
-)
-_INITIALISM = re.compile(r"\b(?:[A-Z]\.){2,}")
-_BRACKETS = re.compile(r"\s*\[([^\[\]]*)\]")
-_CITATION_INSIDE = re.compile(r"^[\d\s,;–\-]+$|\b(?:19|20)\d{2}[a-z]?\b|and colleagues")
-"""What a bracket holds when it is a citation: reference numbers, or an author and a year."""
-_PARENS = re.compile(r"(\s*)(\S*)(\s*)\(([^()]*)\)")
-_ARGUMENT_WORDS = frozenset({"of", "to", "from", "is", "are", "was", "were", "be", "by", "with"}) | frozenset(
-    {"at", "in", "on", "as", "than", "between", "and", "or", "for", "into"}
-)
-"""A bracket after one of these words is part of the sentence ('a ratio of (0.75, 1.33)'), not an aside."""
-_UNSPEAKABLE = "\x00"
-"""Marks text that cannot be read aloud once its brackets are gone: the sentence holding it is skipped."""
-_SUBFIGURE = re.compile(r"\b((?:Figure|Table)\s*\d+)(?:\s*\([a-z]\)|[a-z]\b)")
-_RUN_IN_HEADING = re.compile(
-    r"^(?:[A-Z][\w\-]*(?:\s+(?:[A-Z][\w\-]*|and|of|for|the|in|on|to|with|a|an|vs)){0,5})[:.]\s+(?=[A-Z])"
-)
-"""A paragraph's run-in heading ('Contrastive Learning: The core idea ...')."""
-_LEADING_REFERENCE = re.compile(
-    r"^As (?:discussed|described|shown|detailed|mentioned|defined|illustrated|seen) (?:in|by) "
-    r"(?:Section|Appendix|Algorithm|equation|Equation)\s*[\w.]*?,\s*"
-)
-_NAVIGATION = re.compile(
-    r"\b(?:[Ss]ections?|[Aa]ppendix|[Aa]ppendices|[Cc]hapters?|Algorithms?\s*\d|Algorithms?\b(?!\s+[a-z])|"
-    r"[Ee]quations?|Eqs?\.?|Lemma|Theorem|Supplementary|Refs?\.\s*\d+)\b"
-)
-"""Sentences that point into the paper's apparatus are not spoken."""
-_CODE_LINE = re.compile(r"(?:^|\s)\d{1,2}:\s|\bend (?:for|if|while)\b|\bRequire:")
-_URL = re.compile(r"https?://\S+|www\.\S+|\S+@\S+")
-_GLUED_CITATION = re.compile(r"(?<=[a-z]{3})\d{1,3}(?:[–,\-]\d{1,3})*(?=[\s.,;:!?]|$)")
-"""Superscript reference numbers the PDF text glues to a word: 'task22.', 'by6', 'series23,'."""
-_ENUMERATOR = re.compile(r"(?:(?<=^)|(?<=\s))(?:\d{1,2}\)|[ivx]{1,4}\))\s*|^\d{1,2}\.\s+")
-_LEADING_BULLET = re.compile(r"^\s*[•▪◦\-–—*]\s*")
-_MATH = re.compile(
-    r"[=<>≤≥∑∏∫√∈∉∀∃⊕⊗∼≈±×·∂∇→←↔⊆⊂∪∩∞|^_{}\\]|[\u0370-\u03ff]|[\u2200-\u22ff]|[\U0001d400-\U0001d7ff]"
-)
-_SYMBOLS = re.compile(r"[∗†‡§¶❶❷❸❹❺⃝]|\d⃝")
-_LINE_HYPHEN = re.compile(r"(?<=[a-z])- (?=[a-z])(?!(?:and|or|to)\b)")
-_CAPITAL_LINE_HYPHEN = re.compile(r"(?<=[A-Za-z])- (?=[A-Z])")
-"""'Evol- Instruct', 'Open- CLIP': a name the line broke at its hyphen."""
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
-_MULTI_PUNCT = re.compile(r"([,;:])\s*(?=[,.;:!?])")
-
-_FIRST_PERSON: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), r)
-    for p, r in (
-        (r"\b[Ll]et us\b", "let's"),
-        (r"^We\b", "The authors"),
-        (r"\bwe\b|\bWe\b", "they"),
-        (r"^Our\b", "Their"),
-        (r"\bour\b|\bOur\b", "their"),
-        (r"\bours\b", "theirs"),
-        (r"\bourselves\b", "themselves"),
-        (r"\bus\b", "them"),
-    )
-)
-_ANAPHORIC_START = re.compile(
-    r"^(?:this|these|that|those|it|its|they|their|such|however|moreover|furthermore|additionally|also|"
-    r"therefore|thus|hence|in addition|as a result|finally|second|third|then|here|there|in contrast|"
-    r"similarly|nevertheless|nonetheless|accordingly|consequently|specifically)\b",
-    re.IGNORECASE,
-)
-"""A sentence starting so leans on the one before: a segment does not open with it mid-paragraph."""
-
-_CLAUSE_BREAKS = re.compile(r"(;\s+|:\s+|\s+[–—]\s+|,\s+(?:but|and|which|whereas)\s+)")
-_CLAUSE_OPENERS = {"but": "But ", "and": "And ", "which": "This ", "whereas": "By contrast, "}
-_CLAUSE_CUE = re.compile(
-    r"^(?:they|it|this|these|those|there|he|she|the authors)\b|\b(?:is|are|was|were|be|been|being|has|have|had|"
-    r"can|could|will|would|may|might|must|should|shall|does|did|do)\b|\b\w{3,}ed\b",
-    re.IGNORECASE,
-)
-"""A piece after ':', ', and', ', but' or a dash reads as a sentence of its own only with a subject pronoun or
-a verb form it can be told by (an auxiliary, a past form); otherwise it is a list or a phrase, kept attached."""
-
-
-def _plain(text: str) -> str:
-    """NFKC-normalised text with soft hyphens, odd symbols and line-break hyphens removed, '30×' spoken."""
-    text = (
-        unicodedata.normalize("NFKC", text).replace("\xad", "").replace("\u2019", "'").replace("\u2018", "'")
-    )
-    text = re.sub(r"(?<=\d)\s?×(?=[\s,.;:])", " times", _SYMBOLS.sub("", text))
-    return _CAPITAL_LINE_HYPHEN.sub("-", _LINE_HYPHEN.sub("", " ".join(text.split())))
-
-
-def _expand(text: str) -> str:
-    for pattern, replacement in _ABBREVIATIONS:
-        text = pattern.sub(replacement, text)
-    return _INITIALISM.sub(lambda m: m.group(0).replace(".", ""), text)
-
-
-def _drop_asides(text: str) -> str:
-    """Citations in brackets, parenthetical asides (nested ones too), URLs, glued reference numbers."""
-    text = _SUBFIGURE.sub(r"\1", _URL.sub("", text))
-
-    def bracket(m: re.Match[str]) -> str:
-        return "" if _CITATION_INSIDE.search(m.group(1)) else _UNSPEAKABLE
-
-    def paren(m: re.Match[str]) -> str:
-        before, word, gap = m.group(1), m.group(2), m.group(3)
-        if word and not gap and re.search(r"\d$", word) and re.fullmatch(r"[a-z]", m.group(4)):
-            return before + word + m.group(4)  # 'Figures 12(a), 12(b)': '12a, 12b'
-        if word and not gap and re.search(r"[A-Za-z]$", word):
-            return before + word + _UNSPEAKABLE  # f(x), O(n): notation
-        if word.lower() in _ARGUMENT_WORDS:
-            return before + word + gap + _UNSPEAKABLE
-        return before + word
-
-    previous = None
-    while previous != text:
-        previous = text
-        text = _BRACKETS.sub(bracket, text)
-        text = _PARENS.sub(paren, text)
-    text = _GLUED_CITATION.sub("", text)
-    text = _ENUMERATOR.sub("", text)
-    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
-    return _MULTI_PUNCT.sub("", " ".join(text.split()))
-
-
-def _is_prose(sentence: str) -> bool:
-    """A sentence of running English: ends like one, mostly words, enough function words, no maths."""
-    words = sentence.split()
-    if len(words) < MIN_SENTENCE_WORDS or not sentence[0].isupper() and not sentence[0].isdigit():
-        return False
-    if not sentence.endswith((".", "!", "?")) or _MATH.search(sentence) or "@" in sentence:
-        return False
-    if _UNSPEAKABLE in sentence or _NAVIGATION.search(sentence) or _CODE_LINE.search(sentence):
-        return False
-    if " + " in sentence or any(unicodedata.combining(c) for c in sentence):
-        return False
-    if sentence.count("\u201c") != sentence.count("\u201d") or sentence.count('"') % 2:
-        return False
-    if sentence.count("(") != sentence.count(")") or sentence.count("[") != sentence.count("]"):
-        return False
-    if any(len(w) == 1 and w.isalpha() and w not in "aAI" for w in (t.strip(",.;:!?'\"") for t in words)):
-        return False  # a lone letter is a variable
-    alphabetic = sum(any(c.isalpha() for c in w) for w in words)
-    function = sum(w.lower().strip(",.;:!?'\"") in STOPWORDS for w in words)
-    tiny = sum(
-        len(w.strip(",.;:!?'\"")) == 1 and w.strip(",.;:!?'\"").lower() not in ("a", "i") for w in words
-    )
-    return alphabetic >= 0.75 * len(words) and function >= 0.15 * len(words) and tiny <= 0.1 * len(words)
-
-
-def _first_person(sentence: str) -> str:
-    for pattern, replacement in _FIRST_PERSON:
-        sentence = pattern.sub(replacement, sentence)
-    return sentence
-
-
-def _capitalise(text: str) -> str:
-    return text[:1].upper() + text[1:] if text else text
-
-
-def _lower_first(text: str) -> str:
-    """Lowercase the first letter unless the first word is an acronym or a name with inner capitals."""
-    first = text.split(" ", 1)[0]
-    if len(first) > 1 and (first[1:].lower() != first[1:] or first.isupper()):
-        return text
-    return text[:1].lower() + text[1:]
-
-
-def _finish(text: str) -> str:
-    text = text.strip().rstrip(",;:–— ")
-    if not text.endswith((".", "!", "?")):
-        text += "."
-    return _capitalise(text)
-
-
-def cut_sentence(sentence: str, max_words: int) -> list[str]:
-    """A sentence of at most `max_words` words as it is; a longer one cut at clause boundaries (';', ':',
-    dashes, ', but', ', and', ', which', ', whereas') into spoken sentences of at most `max_words` each. A
-    piece that is no clause of its own (a list, a phrase, a short tail) stays attached, and when it does not
-    fit the sentence ends before it; a clause too long ends the cutting (what follows leans on it). [] when
-    even the first clause is too long."""
-    if len(sentence.split()) <= max_words:
-        return [sentence]
-    parts = _CLAUSE_BREAKS.split(sentence.rstrip(".!?"))
-    pieces: list[str] = []
-    current = parts[0]
-    for separator, clause in zip(parts[1::2], parts[2::2], strict=True):
-        word = separator.strip(" ,").lower()
-        too_short = len(clause.split()) < 5 or len(current.split()) < 6
-        phrase = word in ("and", "but", ":", "–", "—") and not _CLAUSE_CUE.search(clause)
-        if (too_short and word != ";") or phrase:
-            if len(current.split()) + len(clause.split()) > max_words and len(current.split()) >= 6:
-                break  # the attached phrase does not fit: the sentence ends before it
-            current += separator + clause
-            continue
-        pieces.append(current)
-        current = _CLAUSE_OPENERS.get(word, "") + clause
-    pieces.append(current)
-    out = []
-    for piece in pieces:
-        if len(piece.split()) > max_words:
-            break
-        if len(piece.split()) >= MIN_SENTENCE_WORDS:
-            out.append(_finish(piece))
-    return out
-
-
-def spoken_sentences(text: str, max_words: int) -> list[str]:
-    """Paper text as sentences a speaker can read: asides dropped, abbreviations spelled out, first person
-    turned into the authors, long sentences cut (`cut_sentence`), fragments and maths skipped."""
-    text = _drop_asides(_expand(_plain(text)))
-    out = []
-    for raw in sentences(text):
-        sentence = _LEADING_BULLET.sub("", raw).strip()
-        stripped = _LEADING_REFERENCE.sub("", _RUN_IN_HEADING.sub("", sentence))
-        sentence = _capitalise(stripped) if stripped != sentence else sentence
-        if not _is_prose(sentence):
-            continue
-        for piece in cut_sentence(_first_person(sentence), max_words):
-            if len(sentences(piece)) == 1 and _is_prose(piece):
-                out.append(piece)
-    return out
-
-
-_TITLE_SMALL_WORDS = frozenset(
-    ["a", "an", "and", "as", "at", "by", "for", "from", "in", "of", "on", "or", "the", "to", "with"]
-)
-
-
-def _spoken_title(title: str) -> str:
-    """The title as said: an all-capitals title in title case."""
-    title = " ".join(_plain(title).split())
-    if title.isupper():
-        words = title.lower().split()
-        title = " ".join(w if i and w in _TITLE_SMALL_WORDS else _capitalise(w) for i, w in enumerate(words))
-    return title.rstrip(".")
-
-
-# --------------------------------------------------------------------------- the plan
 
 
 @dataclass(frozen=True)
@@ -582,8 +334,8 @@ class _Paper:
         self.figures = sorted(captioned, key=lambda f: (f.number is None, f.number or 0, f.page))
         captions = [a for a in graph.atoms if a.kind == "caption"]
         for figure in self.figures:
-            head = _plain(figure.caption)[:60]
-            match = next((a for a in captions if _plain(a.text)[:60] == head), None)
+            head = plain(figure.caption)[:60]
+            match = next((a for a in captions if plain(a.text)[:60] == head), None)
             if match is not None:
                 self.caption_atoms[figure.id] = match.id
 
@@ -639,7 +391,7 @@ class _Paper:
         leans on it)."""
         spoken = self.spoken[atom_id]
         hit = next((i for i, s in enumerate(spoken) if cue_scores(s).get(segment_type, 0.0) > 0), 0)
-        return hit - 1 if hit > 0 and _ANAPHORIC_START.match(spoken[hit]) else hit
+        return hit - 1 if hit > 0 and ANAPHORIC_START.match(spoken[hit]) else hit
 
     def concepts_in(self, text: str) -> list[str]:
         return [k.phrase for k in self.concepts if self.patterns[k.phrase].search(text)]
@@ -747,8 +499,8 @@ def _phrase_sentence(span: str, filler: str | None) -> str | None:
     closed one stands alone when it has three words or more."""
     words = span.split()
     if words[-1] in STOPWORDS:
-        return _finish(f"{span} {filler}") if filler else None
-    return _finish(span) if len(words) >= 3 else None
+        return finish(f"{span} {filler}") if filler else None
+    return finish(span) if len(words) >= 3 else None
 
 
 def _is_plural(concept: str) -> bool:
@@ -815,13 +567,13 @@ def _framed(sentence: str, concepts: Sequence[str], patterns: dict[str, re.Patte
         capitals = bare[1:] if bare == term else bare
         named = any(patterns[c].search(term) for c in concepts) or any(c.isupper() for c in capitals)
         if named and len(bare.split()) <= 6 and bare.split()[0].lower() not in STOPWORDS:
-            return f"Think of {_lower_first(term)} as {match.group('rest')}"
+            return f"Think of {lower_first(term)} as {match.group('rest')}"
     if (
         _COMPARISON.search(sentence)
         and not sentence.startswith("Think of")
-        and not _ANAPHORIC_START.match(sentence)
+        and not ANAPHORIC_START.match(sentence)
     ):
-        return f"Think of it this way: {_lower_first(sentence)}"
+        return f"Think of it this way: {lower_first(sentence)}"
     return None
 
 
@@ -830,7 +582,7 @@ def _topic(paper: _Paper, title: str) -> str:
     the abstract opens with first, then by the paper's ranking), else the title."""
     in_title = [k.phrase for k in paper.concepts if paper.patterns[k.phrase].search(title)]
     abstract = paper.graph.abstract or " ".join(a.text for a in paper.graph.atoms if a.kind == "abstract")
-    opening = next(iter(sentences(_plain(abstract))), "")
+    opening = next(iter(sentences(plain(abstract))), "")
     ranked = sorted(in_title, key=lambda c: (" " not in c, not paper.patterns[c].search(opening)))
     return (ranked or [title])[0]
 
@@ -966,7 +718,7 @@ class _Draft:
         concepts = [k.phrase for k in self.paper.concepts]
         for i, (atom_id, _) in enumerate(leads[:ANALOGY_LOOKAHEAD]):
             for k, sentence in enumerate(self.paper.spoken[atom_id]):
-                if not _ANAPHORIC_START.match(sentence) and _framed(sentence, concepts, self.paper.patterns):
+                if not ANAPHORIC_START.match(sentence) and _framed(sentence, concepts, self.paper.patterns):
                     return i, k
         return None
 
@@ -982,7 +734,7 @@ class _Draft:
             return 0
         if sum(len(s.split()) for s in spoken[: hit + 1]) <= budget:
             return 0
-        while hit > 0 and _ANAPHORIC_START.match(spoken[hit]):
+        while hit > 0 and ANAPHORIC_START.match(spoken[hit]):
             hit -= 1
         return hit
 
@@ -1008,12 +760,12 @@ class _Draft:
             caption = re.sub(
                 r"^\s*(?:fig(?:ure)?\.?|table)\s*\d+\s*[.:|]?\s*",
                 "",
-                _plain(figure.caption),
+                plain(figure.caption),
                 flags=re.IGNORECASE,
             )
             spoken = spoken_sentences(caption, self.settings.max_sentence_words)
             name = f"Figure {figure.number}" if figure.number is not None else "one of the figures"
-            lead = f"Let's look at {name}: {_lower_first(spoken[0])}" if spoken else f"Let's look at {name}."
+            lead = f"Let's look at {name}: {lower_first(spoken[0])}" if spoken else f"Let's look at {name}."
             out = [lead]
             atoms = [self.paper.caption_atoms[figure.id]] if figure.id in self.paper.caption_atoms else []
             words = len(lead.split())
@@ -1092,7 +844,7 @@ def write_script(
     budget_words = max(1, round(sum(p.words for p in plan)))
     plan = _ration(plan, paper)
     two = len(speaker_labels(profile, speakers)) == 2
-    title = _spoken_title(graph.title) or "this paper"
+    title = spoken_title(graph.title) or "this paper"
     draft = _Draft(paper, settings)
     questions = _Rate(settings.questions_per_minute, settings.words_per_minute)
     analogies = _Rate(settings.analogies_per_minute, settings.words_per_minute)
@@ -1147,7 +899,7 @@ def write_script(
         if framed:
             analogies.done()
         if lead_in and body and not body[0].startswith(("In ", "Think of")):
-            opening, body = [], [lead_in + _lower_first(body[0]), *body[1:]]
+            opening, body = [], [lead_in + lower_first(body[0]), *body[1:]]
         question: list[str] = []
         if question_due:
             said = " ".join(body)
@@ -1216,7 +968,7 @@ def _opening(intro_phrases: Sequence[str], topic: str | None, title: str) -> lis
     """The episode's first words: the learned intro phrases (greetings first), then the paper's title."""
     spans = sorted(_phrase_spans(intro_phrases), key=lambda s: not s.startswith(_GREETINGS))
     said = [s for span in spans if (s := _phrase_sentence(span, topic))]
-    return [*said[:2], _finish(f"The paper is called {title}")]
+    return [*said[:2], finish(f"The paper is called {title}")]
 
 
 def _transition(
