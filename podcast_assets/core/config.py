@@ -220,6 +220,33 @@ class PdfSettings(Settings):
     min_chars_per_page: int = Field(default=200, ge=0)
 
 
+class VideoSettings(Settings):
+    """How visuals are timed, judged and rendered. The render defaults (720p at 12 fps, x264 `veryfast`) turn a
+    4-minute podcast into video faster than real time on 2 cores (`bench/render.py` measures it)."""
+
+    sync_tolerance_seconds: float = Field(
+        default=2.0, gt=0, description="How far a figure or quote card may lead or lag its spoken words."
+    )
+    sync_threshold: float = Field(
+        default=80.0, ge=0, le=100, description="The sync_qa check fails below this sync score (0-100)."
+    )
+    width: int = Field(default=1280, ge=64, le=3840)
+    height: int = Field(default=720, ge=64, le=2160)
+    fps: int = Field(default=12, ge=1, le=60)
+    fade_seconds: float = Field(default=0.5, ge=0, le=3, description="Cross-fade between visuals.")
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = Field(
+        default="veryfast", description="x264 speed/size trade-off."
+    )
+    crf: int = Field(default=23, ge=0, le=51, description="x264 quality: lower is better and bigger.")
+    threads: int = Field(default=2, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _even_size(self) -> VideoSettings:
+        if self.width % 2 or self.height % 2:
+            raise ValueError(f"width and height must be even for H.264 (got {self.width}x{self.height})")
+        return self
+
+
 class PipelineConfig(Settings):
     version: Literal[1] = 1
     pairs_dir: Path = Path("examples/pairs")
@@ -232,6 +259,7 @@ class PipelineConfig(Settings):
     loss_weights: LossWeights = Field(default_factory=LossWeights)
     convergence: ConvergenceSettings = Field(default_factory=ConvergenceSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    video: VideoSettings = Field(default_factory=VideoSettings)
     depth_targets: dict[Literal["overview", "standard", "deep_dive", "comprehensive"], DepthTarget] = Field(
         default_factory=_default_depths
     )

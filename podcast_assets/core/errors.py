@@ -48,3 +48,7 @@ class StorageError(PodcastAssetsError):
 
 class TrainingError(PodcastAssetsError):
     """A prompt version, a script, its speech or its scoring is unusable."""
+
+
+class VideoError(PodcastAssetsError):
+    """A video could not be aligned or rendered, or the rendered file is not whole."""

@@ -215,7 +215,7 @@ TEXTS = [
 TYPES = ["intro", "key_finding", "figure", "conclusion"]
 
 
-def _case(figures: int, *, with_words: bool = True):
+def synthetic_case(figures: int, *, with_words: bool = True):
     transcription = _transcription(TEXTS, with_words=with_words)
     graph = _graph(figures)
     segs = [
@@ -242,7 +242,7 @@ def _case(figures: int, *, with_words: bool = True):
 
 
 def test_rules_and_word_timing_on_a_small_case():
-    aligned, transcription, graph = _case(3)
+    aligned, transcription, graph = synthetic_case(3)
     alignment = align_visuals(aligned, transcription, graph)
     assert alignment.timing == "words"
     by_segment = {}
@@ -272,7 +272,7 @@ def test_key_sentence_prefers_concepts_and_numbers():
 
 
 def test_a_paper_without_figures_gives_title_and_quote_cards_only():
-    aligned, transcription, graph = _case(0)
+    aligned, transcription, graph = synthetic_case(0)
     alignment = align_visuals(aligned, transcription, graph)
     assert {c.kind for c in alignment.cues} == {"title_card", "quote_card"}
     assert any("no figures" in w for w in alignment.warnings)
@@ -282,7 +282,7 @@ def test_a_paper_without_figures_gives_title_and_quote_cards_only():
 
 
 def test_no_word_timestamps_falls_back_to_segment_timing_with_a_warning():
-    aligned, transcription, graph = _case(3, with_words=False)
+    aligned, transcription, graph = synthetic_case(3, with_words=False)
     alignment = align_visuals(aligned, transcription, graph)
     assert alignment.timing == "segments"
     assert any("no word timestamps" in w for w in alignment.warnings)

@@ -242,6 +242,7 @@ def align_visuals(
     figures = {f.id: f for f in graph.figures}
     by_number = graph.figure_ids_by_number()
     mentions = figure_mentions(words, by_number) if use_words else []
+    atom_pages = {a.id: a.page for a in graph.atoms}
 
     cues: list[VisualCue] = []
     for seg in segs:
@@ -250,6 +251,7 @@ def align_visuals(
             continue
         seg_words = _words_in(words, seg.start, seg_end) if use_words else []
         events = _segment_events(seg, seg_words, mentions, graph, figures, use_words)
+        segment_page = next((atom_pages[a] for a in seg.primary_atoms if a in atom_pages), None)
         for e, nxt in zip(events, [*events[1:], None], strict=True):
             start = max(e.time, seg.start, cues[-1].end if cues else 0.0)
             end = seg_end if nxt is None else min(nxt.time, seg_end)
@@ -265,6 +267,7 @@ def align_visuals(
                     motion=e.motion,
                     segment_id=seg.id,
                     reason=e.reason,
+                    page=figures[e.figure_id].page if e.figure_id else segment_page,
                 )
             )
     # No gap on screen: the opening shows the paper's title, a pause keeps the previous visual.
@@ -272,7 +275,8 @@ def align_visuals(
         end = cues[0].start if cues else duration
         if end > 0:
             cues.insert(
-                0, VisualCue(kind="title_card", text=graph.title, start=0.0, end=end, reason="opening")
+                0,
+                VisualCue(kind="title_card", text=graph.title, start=0.0, end=end, reason="opening", page=1),
             )
     for prev, nxt in itertools.pairwise(cues):
         prev.end = max(prev.end, nxt.start)

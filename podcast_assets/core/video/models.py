@@ -31,6 +31,10 @@ class VisualCue(Record):
         default=None, description="The aligned segment it belongs to; None: opening."
     )
     reason: str = Field(description="Why this visual, and why it starts when it does.")
+    page: int | None = Field(
+        default=None,
+        description="The paper page it comes from (the figure's, or the segment's first atom's).",
+    )
 
     @property
     def duration(self) -> float:
@@ -48,6 +52,7 @@ class SegmentSpan(Record):
 
 class VisualAlignment(Record):
     pair_id: str
+    source: str = Field(default="reference", description="'reference', or the trial whose generated podcast it is.")
     duration: float = Field(ge=0, description="Audio seconds the cues cover.")
     cues: list[VisualCue] = Field(description="In time order, not overlapping, within [0, duration].")
     timing: Timing = Field(
@@ -72,6 +77,7 @@ class SyncReport(Record):
     """TimelineSyncQA: how well the visuals keep time with the audio. Formulas in core/video/sync.py."""
 
     pair_id: str
+    source: str = Field(default="reference", description="'reference', or the trial whose generated podcast it is.")
     timing: Timing
     tolerance_s: float
     visual_coverage: float = Field(
@@ -92,4 +98,23 @@ class SyncReport(Record):
     sync_score: float = Field(ge=0, le=100)
     passed: bool
     threshold: float
+    warnings: list[str] = Field(default_factory=list)
+
+
+class RenderReport(Record):
+    """A rendered video, as probed after writing (not as requested)."""
+
+    pair_id: str
+    source: str = Field(description="'reference' or the trial id whose generated podcast it shows.")
+    path: str = Field(description="Artifact-store path of the MP4.")
+    key: str = Field(description="Content address of the alignment, audio and settings it was rendered from.")
+    width: int
+    height: int
+    fps: float
+    video_seconds: float
+    audio_seconds: float
+    frames: int
+    size_bytes: int
+    render_seconds: float = Field(description="Wall time of the render; 0 when served from the cache.")
+    cues: dict[str, int] = Field(description="Visuals shown, by kind.")
     warnings: list[str] = Field(default_factory=list)

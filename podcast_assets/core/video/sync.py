@@ -154,6 +154,7 @@ def sync_qa(
     desync.sort(key=lambda d: d.time)
     return SyncReport(
         pair_id=alignment.pair_id,
+        source=alignment.source,
         timing=alignment.timing,
         tolerance_s=tolerance_s,
         visual_coverage=round(coverage, 4),

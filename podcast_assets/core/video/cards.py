@@ -1,0 +1,192 @@
+"""The pictures of a video: title cards, quote cards and the frame a figure is shown in, drawn with Pillow.
+
+Every picture is `size` (width, height) and shares one layout, scaled to the height so that type stays
+readable at any resolution:
+- a footer band with the paper's title and the page the visual comes from;
+- title card: the segment's main concept, large and centred, with a small heading above it;
+- quote card: the key sentence in quotation marks, the largest type that fits;
+- figure: the figure on a white panel (`figure_region`), its caption under it. The panel is drawn by the
+  renderer, frame by frame, so the figure can zoom and pan (Ken Burns) while the caption stays still.
+
+Type is DejaVu Sans, which ships with matplotlib (a dependency), so no system font is needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+REGULAR = FONT_DIR / "DejaVuSans.ttf"
+BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
+
+BACKGROUND = (20, 24, 31)
+PANEL = (250, 250, 247)
+TEXT = (236, 238, 242)
+MUTED = (150, 158, 170)
+ACCENT = (241, 176, 66)
+FOOTER_SHARE = 0.08
+"""Height of the footer band, as a share of the picture's height."""
+CAPTION_SHARE = 0.14
+"""Height of a figure's caption band."""
+MARGIN_SHARE = 0.05
+ZOOM_MAX = 1.18
+"""The figure panel is drawn this much larger than its region, so zooming in stays sharp."""
+
+
+def _font(size: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(BOLD if bold else REGULAR), max(8, size))
+
+
+def wrap(text: str, font: ImageFont.FreeTypeFont, width: float) -> list[str]:
+    """`text` in lines no wider than `width` pixels (a word longer than the width gets its own line)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        candidate = f"{line} {word}".strip()
+        if line and font.getlength(candidate) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _fit(
+    text: str, box: tuple[int, int], sizes: range, *, bold: bool = False, max_lines: int = 8
+) -> tuple[ImageFont.FreeTypeFont, list[str]]:
+    """The largest font among `sizes` (descending) whose wrapped lines fit `box`; the smallest, cut with an
+    ellipsis, when none does."""
+    width, height = box
+    for size in sizes:
+        font = _font(size, bold=bold)
+        lines = wrap(text, font, width)
+        if len(lines) <= max_lines and len(lines) * size * 1.3 <= height:
+            return font, lines
+    font = _font(sizes[-1], bold=bold)
+    lines = wrap(text, font, width)
+    keep = max(1, min(max_lines, int(height // (sizes[-1] * 1.3))))
+    if len(lines) > keep:
+        lines = [*lines[: keep - 1], lines[keep - 1].rstrip(".,;:") + " …"]
+    return font, lines
+
+
+def _draw_lines(
+    draw: ImageDraw.ImageDraw,
+    lines: list[str],
+    font: ImageFont.FreeTypeFont,
+    center: tuple[float, float],
+    fill: tuple[int, int, int],
+) -> None:
+    step = font.size * 1.3
+    top = center[1] - step * len(lines) / 2
+    for i, line in enumerate(lines):
+        draw.text((center[0], top + i * step + step / 2), line, font=font, fill=fill, anchor="mm")
+
+
+def _footer(image: Image.Image, paper_title: str, page: int | None, label: str = "") -> None:
+    w, h = image.size
+    band = int(h * FOOTER_SHARE)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, h - band, w, h), fill=(12, 14, 19))
+    draw.rectangle((0, h - band, int(w * 0.01), h), fill=ACCENT)
+    font = _font(int(band * 0.38))
+    right = "  ·  ".join(p for p in (label, f"p. {page}" if page else "") if p)
+    right_w = font.getlength(right) if right else 0.0
+    margin = int(w * 0.03)
+    title_lines = wrap(paper_title, font, w - 3 * margin - right_w)
+    title = title_lines[0] + (" …" if len(title_lines) > 1 else "") if title_lines else ""
+    draw.text((margin, h - band / 2), title, font=font, fill=MUTED, anchor="lm")
+    if right:
+        draw.text((w - margin, h - band / 2), right, font=font, fill=TEXT, anchor="rm")
+
+
+def _content_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(left, top, width, height) of the area above the footer, inside the margins."""
+    w, h = size
+    margin = int(h * MARGIN_SHARE)
+    return margin, margin, w - 2 * margin, h - int(h * FOOTER_SHARE) - 2 * margin
+
+
+def title_card(
+    text: str, paper_title: str, size: tuple[int, int], *, heading: str = "", page: int | None = None
+) -> np.ndarray:
+    """A dark card with `text` large and centred (and a small `heading` above it): RGB array (h, w, 3)."""
+    image = Image.new("RGB", size, BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    left, top, width, height = _content_box(size)
+    h = size[1]
+    head_size = int(h * 0.04)
+    if heading:
+        draw.text((left + width / 2, top + height * 0.22), heading.upper(), font=_font(head_size, bold=True),
+                  fill=ACCENT, anchor="mm")  # fmt: skip
+    sizes = range(int(h * 0.095), int(h * 0.04) - 1, -max(1, int(h * 0.005)))
+    font, lines = _fit(text, (int(width * 0.86), int(height * 0.55)), sizes, bold=True, max_lines=4)
+    _draw_lines(draw, lines, font, (left + width / 2, top + height * 0.55), TEXT)
+    _footer(image, paper_title, page)
+    return np.asarray(image)
+
+
+def quote_card(text: str, paper_title: str, size: tuple[int, int], *, page: int | None = None) -> np.ndarray:
+    """A card with the quote in the largest type that fits, under a large opening quotation mark."""
+    image = Image.new("RGB", size, BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    left, top, width, height = _content_box(size)
+    h = size[1]
+    draw.text((left + width * 0.06, top + height * 0.02), "“", font=_font(int(h * 0.2), bold=True),
+              fill=ACCENT, anchor="lt")  # fmt: skip
+    sizes = range(int(h * 0.065), int(h * 0.028) - 1, -max(1, int(h * 0.004)))
+    font, lines = _fit(text, (int(width * 0.8), int(height * 0.72)), sizes, max_lines=9)
+    _draw_lines(draw, lines, font, (left + width / 2, top + height * 0.56), TEXT)
+    _footer(image, paper_title, page, label="key finding")
+    return np.asarray(image)
+
+
+def figure_region(size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(left, top, width, height) of the white panel a figure is shown in."""
+    left, top, width, height = _content_box(size)
+    return left, top, width, height - int(size[1] * CAPTION_SHARE)
+
+
+def figure_frame(
+    caption: str, paper_title: str, size: tuple[int, int], *, label: str, page: int | None
+) -> np.ndarray:
+    """The still parts of a figure's frame: background, an empty panel, the caption and the footer."""
+    image = Image.new("RGB", size, BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    left, top, width, height = figure_region(size)
+    draw.rectangle((left, top, left + width - 1, top + height - 1), fill=PANEL)
+    caption_box = (int(width * 0.94), int(size[1] * CAPTION_SHARE * 0.9))
+    sizes = range(int(size[1] * 0.032), int(size[1] * 0.022) - 1, -1)
+    font, lines = _fit(caption, caption_box, sizes, max_lines=3)
+    _draw_lines(draw, lines, font, (left + width / 2, top + height + size[1] * CAPTION_SHARE / 2), TEXT)
+    _footer(image, paper_title, page, label=label)
+    return np.asarray(image)
+
+
+def figure_panel(figure: Image.Image, region: tuple[int, int]) -> Image.Image:
+    """The figure fitted (aspect kept) and centred on a white panel ZOOM_MAX times the region's size."""
+    pw, ph = int(region[0] * ZOOM_MAX), int(region[1] * ZOOM_MAX)
+    panel = Image.new("RGB", (pw, ph), PANEL)
+    pad = 0.04
+    scale = min(pw * (1 - 2 * pad) / figure.width, ph * (1 - 2 * pad) / figure.height)
+    fw, fh = max(1, round(figure.width * scale)), max(1, round(figure.height * scale))
+    panel.paste(figure.resize((fw, fh), Image.LANCZOS), ((pw - fw) // 2, (ph - fh) // 2))
+    return panel
+
+
+def load_figure(path: Path) -> Image.Image:
+    """The figure image as RGB (transparency on white). Raises OSError or ValueError when it does not decode."""
+    with Image.open(path) as raw:
+        raw.load()
+        if raw.mode in ("RGBA", "LA", "P"):
+            rgba = raw.convert("RGBA")
+            image = Image.new("RGB", rgba.size, PANEL)
+            image.paste(rgba, mask=rgba.getchannel("A"))
+            return image
+        return raw.convert("RGB")
