@@ -12,7 +12,7 @@ from podcast_assets.defs.analysis import (
     style_profiles,
 )
 from podcast_assets.defs.ingest import document_graphs, transcriptions
-from podcast_assets.defs.jobs import aggregate_job, pair_pipeline
+from podcast_assets.defs.jobs import aggregate_job, pair_pipeline, video_job, visuals_job
 from podcast_assets.defs.sensors import aggregate_sensor, training_pairs_sensor
 from podcast_assets.defs.training import (
     refinement_sensor,
@@ -22,6 +22,7 @@ from podcast_assets.defs.training import (
     trial_job,
     trial_results,
 )
+from podcast_assets.defs.video import sync_qa, videos, visual_alignments
 from podcast_assets.resources.asr import ASRResource
 from podcast_assets.resources.llm import LLMResource
 from podcast_assets.resources.pairs import PairsResource
@@ -30,6 +31,7 @@ from podcast_assets.resources.profiles import DepthTargetConfig, ProfileSettings
 from podcast_assets.resources.storage import ArtifactStoreResource
 from podcast_assets.resources.training import TrainingResource
 from podcast_assets.resources.tts import TTSResource
+from podcast_assets.resources.video import VideoResource
 
 
 def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource]:
@@ -59,6 +61,7 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
         ),
         "tts": TTSResource.from_settings(config.tts),
         "training": TrainingResource.from_config(config),
+        "video": VideoResource.from_config(config),
         "profile_settings": ProfileSettingsResource(
             depth_targets={name: DepthTargetConfig(**target.model_dump()) for name, target in config.depth_targets.items()}
         ),
@@ -74,8 +77,9 @@ def build_definitions(
         assets=[
             *(document_graphs, transcriptions, aligned_segments, structure_profiles, style_profiles),
             *(aggregated_profile, trial_results, training_summary),
+            *(visual_alignments, sync_qa, videos),
         ],
-        jobs=[pair_pipeline, aggregate_job, trial_job, summary_job],
+        jobs=[pair_pipeline, aggregate_job, trial_job, summary_job, visuals_job, video_job],
         sensors=[training_pairs_sensor, aggregate_sensor, trial_complete_sensor, refinement_sensor],
         resources=build_resources(config),
     )

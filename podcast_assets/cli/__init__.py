@@ -1,6 +1,6 @@
 """The user's command line: `podcast-assets pairs add|list|remove`, `train`, `profile show|structure|style`,
-and the training loop's `status`, `trial`, `compare`, `plot-loss`, `export`, `export-prompts`, `evaluate`
-and `generate`.
+the training loop's `status`, `trial`, `compare`, `plot-loss`, `export`, `export-prompts`, `evaluate`
+and `generate`, and `video`.
 
 Runs are recorded in the Dagster instance at $DAGSTER_HOME (default: `.dagster_home` in the project),
 so what the CLI does shows up in `dagster dev` and `dagster asset materialize` sees its partitions.
@@ -16,6 +16,7 @@ from podcast_assets.cli.pairs import cmd_pairs_add, cmd_pairs_list, cmd_pairs_re
 from podcast_assets.cli.profile import cmd_profile
 from podcast_assets.cli.train import cmd_train
 from podcast_assets.cli.training import add_commands
+from podcast_assets.cli.video import add_command as add_video_command
 from podcast_assets.core.config import load_config
 from podcast_assets.core.errors import PodcastAssetsError
 
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     add_commands(sub, verbose)
+    add_video_command(sub, verbose)
 
     profile = sub.add_parser("profile", help="print the learned profiles")
     profile.add_argument("what", choices=["show", "structure", "style"], help="show: the aggregated profile; structure / style: per pair")

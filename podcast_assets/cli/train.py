@@ -43,6 +43,24 @@ def aggregate(defs, instance, config: dict) -> bool:
     return True
 
 
+def align_best_visuals(defs, instance, pair_ids: list[str], config: dict) -> None:
+    """Align each pair's visuals again now that training has a best trial, and print the sync scores."""
+    from podcast_assets.defs.jobs import VISUALS_JOB_NAME
+
+    print("aligning visuals to the reference and the best trial's podcasts ...", flush=True)
+    job = defs.resolve_job_def(VISUALS_JOB_NAME)
+    for pair_id in pair_ids:
+        result = job.execute_in_process(partition_key=pair_id, instance=instance, run_config=config,
+                                        raise_on_error=False, tags=launched_tags())  # fmt: skip
+        if not result.success:
+            print(f"    {pair_id}: " + "; ".join(failure_reasons(result)), file=sys.stderr)
+            continue
+        [mat] = result.asset_materializations_for_node("sync_qa")
+        scores = mat.metadata["sync_scores"].value
+        print(f"    {pair_id}: sync score " + ", ".join(f"{k} {v:.1f}" for k, v in scores.items()))
+    print("render one: podcast-assets video <pair> [--trial best] --out video.mp4")
+
+
 def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
     """Run every per-pair asset for each pair (or the chosen ones), one pair at a time, in this process; then
     the aggregate and the trials until convergence."""
@@ -96,6 +114,8 @@ def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
     trained = True
     if aggregated_ok and not args.no_trials:
         trained = run_training(defs, instance, config, args, logging_config)
+        if trained:
+            align_best_visuals(defs, instance, [p for p in pair_ids if p not in failed], logging_config)
     print(f"browse them: DAGSTER_HOME={home} dagster dev   (then open http://127.0.0.1:3000)")
     if failed:
         hint = "" if args.verbose else "; tracebacks are in each run's log (the UI), or re-run with --verbose"
