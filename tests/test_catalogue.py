@@ -39,10 +39,12 @@ RECORDS = {  # per-pair asset -> the record it writes under training_pairs/<pair
     "aligned_segments": "aligned_segments",
     "structure_profiles": "structure_profile",
     "style_profiles": "style_profile",
+    "visual_alignments": "visual_alignment",
+    "sync_qa": "sync_qa",
 }
 DOWNSTREAM = {
-    "document_graphs": {"aligned_segments", "structure_profiles", "style_profiles"},
-    "aligned_segments": {"structure_profiles", "style_profiles"},
+    "document_graphs": {"aligned_segments", "structure_profiles", "style_profiles", "visual_alignments", "sync_qa"},
+    "aligned_segments": {"structure_profiles", "style_profiles", "visual_alignments", "sync_qa"},
 }
 LLM_MODEL = "fake-model"
 FAST_LLM = {

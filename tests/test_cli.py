@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from podcast_assets.core.video.probe import probe
 from tests.conftest import EXAMPLE_PAIRS, PROJECT_ROOT
 from tests.dagster_helpers import seeded_artifacts
 
@@ -38,7 +39,10 @@ def project(tmp_path, ingested):
     )
     artifacts = seeded_artifacts(tmp_path / "artifacts", session_config.storage.root)
     config = tmp_path / "configs" / "pipeline.yaml"
-    config.write_text(f"pairs_dir: pairs\nstorage: {{root: {artifacts}}}\n")
+    config.write_text(
+        f"pairs_dir: pairs\nstorage: {{root: {artifacts}}}\n"
+        "video: {width: 320, height: 180, fps: 10, preset: ultrafast}\n"
+    )
     env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "PODCAST_ASSETS_CONFIG": str(config)}
     (tmp_path / "home").mkdir()
 
@@ -97,6 +101,16 @@ def test_add_a_pair_then_materialize_it_with_the_dagster_cli_then_train_and_remo
         "trial t001: script_writer v1" in trained.stdout
         and "training stopped: reached max_trials=1" in trained.stdout
     )
+    assert "wheat: sync score reference" in trained.stdout and "t001" in trained.stdout.split("sync score")[1]
+
+    video = run(str(BIN / "podcast-assets"), "video", "wheat", "--trial", "best", "--out", "wheat.mp4")
+    assert "rendering 1" in video.stdout and "(100%)" in video.stdout, "progress while rendering"
+    media = probe(root / "wheat.mp4")
+    assert abs(media.video_seconds - media.audio_seconds) <= 0.1 and (media.width, media.height) == (320, 180)
+    again = run(str(BIN / "podcast-assets"), "video", "wheat", "--trial", "best")
+    assert "already rendered from the same inputs" in again.stdout
+    missing = run(str(BIN / "podcast-assets"), "video", "wheat", "--trial", "t009", check=False)
+    assert missing.returncode == 1 and "trial t009 has no generated podcast" in missing.stderr
 
     shown = run(str(BIN / "podcast-assets"), "profile", "show").stdout
     assert "intro" in shown or "background" in shown

@@ -147,3 +147,25 @@ def test_the_sensors_close_the_loop_until_max_trials(loop):
     table = pl.read_parquet(store.path(f"{base}/trials.parquet"))
     assert table.height == 2 * len(loop["pair_ids"]) and set(LOSSES) <= set(table.columns)
     assert store.path(f"{base}/loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_after_training_the_best_trials_podcast_is_aligned_and_sync_checked(loop):
+    """Runs after the loop converged (module order): the pair's visuals cover the best trial's podcast too."""
+    from podcast_assets.core.video.models import SyncReport, VisualAlignment
+    from podcast_assets.core.video.sources import alignment_path, sync_report_path
+    from podcast_assets.defs.jobs import VISUALS_JOB_NAME
+
+    defs, instance, store = loop["defs"], loop["instance"], loop["store"]
+    session = load_session(store)
+    best = store.read_model(f"{session_dir(session)}/report.json", TrainingReport).decision.best_trial
+    pair_id = loop["pair_ids"][0]
+    result = defs.resolve_job_def(VISUALS_JOB_NAME).execute_in_process(partition_key=pair_id, instance=instance)
+    scores = _metadata(result, "sync_qa")["sync_scores"]
+    assert set(scores) == {"reference", best}
+    generated = store.read_model(alignment_path(pair_id, best), VisualAlignment)
+    item = store.read_model(item_path(session, best, pair_id), TrialItem)
+    assert generated.source == best and generated.timing == "words" and generated.cues
+    assert abs(generated.duration - item.speech.audio_seconds) < 1.0, "timed on the generated audio"
+    report = store.read_model(sync_report_path(pair_id, best), SyncReport)
+    assert report.sync_score == scores[best] and 0 <= report.sync_score <= 100
+    print(f"\n{pair_id}: sync score reference {scores['reference']:.1f}, {best} (generated) {scores[best]:.1f}")
