@@ -221,8 +221,9 @@ class PdfSettings(Settings):
 
 
 class VideoSettings(Settings):
-    """How visuals are timed, judged and rendered. The render defaults (720p at 12 fps, x264 `veryfast`) turn a
-    4-minute podcast into video faster than real time on 2 cores (`bench/render.py` measures it)."""
+    """How visuals are timed, judged and rendered. The render defaults (720p at 24 fps, x264 `veryfast`) render a
+    4-minute podcast in about 25 s on 2 cores, and in about a minute when every visual is a moving figure
+    (`bench/render.py [--all-figures]` measures it)."""
 
     sync_tolerance_seconds: float = Field(
         default=2.0, gt=0, description="How far a figure or quote card may lead or lag its spoken words."
@@ -232,7 +233,7 @@ class VideoSettings(Settings):
     )
     width: int = Field(default=1280, ge=64, le=3840)
     height: int = Field(default=720, ge=64, le=2160)
-    fps: int = Field(default=12, ge=1, le=60)
+    fps: int = Field(default=24, ge=1, le=60)
     fade_seconds: float = Field(default=0.5, ge=0, le=3, description="Cross-fade between visuals.")
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = Field(
         default="veryfast", description="x264 speed/size trade-off."
