@@ -18,6 +18,7 @@ from podcast_assets.core.training.models import Script, TrialItem
 from podcast_assets.core.training.session import item_path, load_session, session_dir
 from podcast_assets.core.training.summary import TrainingReport
 from podcast_assets.definitions import build_definitions
+from podcast_assets.defs.jobs import VISUALS_JOB_NAME
 from podcast_assets.defs.sensors import aggregate_sensor, training_pairs_sensor
 from podcast_assets.defs.training import (
     SUMMARY_JOB_NAME,
@@ -138,7 +139,11 @@ def test_the_sensors_close_the_loop_until_max_trials(loop):
     assert meta["converged"] is True and "max_trials=2" in meta["decision"]
     assert "train_loss" in meta
     stopped = tick(defs, instance, sensor=refinement_sensor)
-    assert not stopped.run_requests and "max_trials=2" in load_session(store).stopped
+    assert "max_trials=2" in load_session(store).stopped
+    assert sorted(r.partition_key for r in stopped.run_requests) == sorted(loop["pair_ids"])
+    assert {r.job_name for r in stopped.run_requests} == {VISUALS_JOB_NAME}, "the stop aligns the best podcasts"
+    loop["visuals_requests"] = stopped.run_requests
+    assert not tick(defs, instance, sensor=refinement_sensor).run_requests, "nothing more once stopped"
 
     base = session_dir(load_session(store))
     report = store.read_model(f"{base}/report.json", TrainingReport)
@@ -153,13 +158,15 @@ def test_after_training_the_best_trials_podcast_is_aligned_and_sync_checked(loop
     """Runs after the loop converged (module order): the pair's visuals cover the best trial's podcast too."""
     from podcast_assets.core.video.models import SyncReport, VisualAlignment
     from podcast_assets.core.video.sources import alignment_path, sync_report_path
-    from podcast_assets.defs.jobs import VISUALS_JOB_NAME
 
     defs, instance, store = loop["defs"], loop["instance"], loop["store"]
     session = load_session(store)
     best = store.read_model(f"{session_dir(session)}/report.json", TrainingReport).decision.best_trial
     pair_id = loop["pair_ids"][0]
-    result = defs.resolve_job_def(VISUALS_JOB_NAME).execute_in_process(partition_key=pair_id, instance=instance)
+    [request] = [r for r in loop["visuals_requests"] if r.partition_key == pair_id]
+    result = defs.resolve_job_def(request.job_name).execute_in_process(
+        partition_key=pair_id, instance=instance, tags=request.tags
+    )
     scores = _metadata(result, "sync_qa")["sync_scores"]
     assert set(scores) == {"reference", best}
     generated = store.read_model(alignment_path(pair_id, best), VisualAlignment)

@@ -49,6 +49,7 @@ from podcast_assets.defs.analysis import (
 )
 from podcast_assets.defs.failures import user_errors_fail_the_partition
 from podcast_assets.defs.ingest import document_graph_path, transcription_path
+from podcast_assets.defs.jobs import VISUALS_JOB_NAME, visuals_job
 from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.resources.asr import ASRResource
 from podcast_assets.resources.llm import LLMResource
@@ -522,7 +523,7 @@ def trial_complete_sensor(context: dg.SensorEvaluationContext, artifacts: Artifa
 
 
 @dg.asset_sensor(
-    asset_key=dg.AssetKey("training_summary"), job=trial_job, default_status=dg.DefaultSensorStatus.RUNNING
+    asset_key=dg.AssetKey("training_summary"), jobs=[trial_job, visuals_job], default_status=dg.DefaultSensorStatus.RUNNING
 )
 def refinement_sensor(
     context: dg.SensorEvaluationContext,
@@ -531,8 +532,9 @@ def refinement_sensor(
     training: TrainingResource,
     llm: LLMResource,
 ):
-    """After a summary: stop if converged (and say why), else make the next prompt version and request the
-    next trial for every pair of the session, in one tick."""
+    """After a summary: stop if converged (and say why) and align every pair's visuals to the best trial's
+    podcast, else make the next prompt version and request the next trial for every pair of the session, in
+    one tick."""
     store = artifacts.open()
     session = load_session(store)
     if session is None or session.stopped:
@@ -542,11 +544,21 @@ def refinement_sensor(
     session, entry, report = advance(store, training, llm)
     context.log.info(f"decision: {report.decision.reason}")
     if entry is None:
-        return dg.SkipReason(f"training stopped: {session.stopped}")
+        context.log.info(f"training stopped: {session.stopped}; aligning visuals to the best trial's podcasts")
+        return [
+            dg.RunRequest(
+                run_key=f"{session.session_id}:visuals:{pair_id}",
+                job_name=VISUALS_JOB_NAME,
+                partition_key=pair_id,
+                tags={SESSION_TAG: session.session_id},
+            )
+            for pair_id in session.split
+        ]
     context.log.info(f"next trial {entry.trial_id}: script_writer v{entry.prompt_version}: {entry.reason}")
     return [
         dg.RunRequest(
             run_key=f"{session.session_id}:{entry.trial_id}:{pair_id}",
+            job_name=TRIAL_JOB_NAME,
             partition_key=pair_id,
             run_config={"ops": {"trial_results": {"config": {"trial_id": entry.trial_id}}}},
             tags={SESSION_TAG: session.session_id, TRIAL_TAG: entry.trial_id},
