@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -102,7 +105,7 @@ def test_rendered_videos_are_whole_and_show_each_figure_when_it_is_discussed(pai
     for pair_id in pairs_run["runs"]:
         result = job.execute_in_process(partition_key=pair_id, instance=instance)
         meta = _metadata(result, "videos")
-        path = store.path(f"videos/{pair_id}") / meta["path"].rsplit("/", 1)[1]
+        path = Path(meta["path"])
         media = probe(path)
         alignment = store.read_model(alignment_path(pair_id), VisualAlignment)
         print(f"{pair_id}: {media.video_seconds:.2f} s video, {media.audio_seconds:.2f} s audio, "
@@ -129,3 +132,29 @@ def test_rendered_videos_are_whole_and_show_each_figure_when_it_is_discussed(pai
         )
     if not figures_checked:
         pytest.skip("no real podcast discusses a figure (the synthetic render test covers figure frames)")
+
+
+def test_ffprobe_agrees_that_each_video_is_whole(pairs_run):
+    """The same check with ffprobe itself (Debian's ffmpeg, which .ci/run installs): every packet counted,
+    the audio and video streams of equal length within 0.1 s, as PyAV read them."""
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        pytest.skip(
+            "ffprobe is not installed (Debian's ffmpeg package; .ci/run installs it); PyAV checked the files"
+        )
+    defs, instance = pairs_run["defs"], pairs_run["instance"]
+    job = defs.resolve_job_def(VIDEO_JOB_NAME)
+    for pair_id in pairs_run["runs"]:
+        path = _metadata(job.execute_in_process(partition_key=pair_id, instance=instance), "videos")["path"]
+        out = subprocess.run(
+            [ffprobe, "-v", "error", "-count_packets", "-show_entries",
+             "stream=codec_type,codec_name,duration,nb_read_packets", "-of", "json", path],
+            capture_output=True, text=True, check=True, timeout=120,
+        )  # fmt: skip
+        streams = {s["codec_type"]: s for s in json.loads(out.stdout)["streams"]}
+        video, audio = streams["video"], streams["audio"]
+        assert video["codec_name"] == "h264" and audio["codec_name"] == "aac", pair_id
+        assert abs(float(video["duration"]) - float(audio["duration"])) <= MAX_AV_GAP_S, (pair_id, streams)
+        media = probe(Path(path))
+        assert int(video["nb_read_packets"]) == media.frames, pair_id
+        assert abs(float(audio["duration"]) - media.audio_seconds) <= 0.05, pair_id
