@@ -42,7 +42,7 @@ def storyboard_png(
     dpi = 100
     fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.02, 0.22, 0.8, 0.66))
+    ax = fig.add_axes((0.075, 0.22, 0.75, 0.66))
     total = alignment.duration or 1.0
     for c in alignment.cues:
         ax.broken_barh([(c.start, c.duration)], (1.1, 0.9), facecolors=KIND_COLOURS[c.kind], edgecolor="white",
