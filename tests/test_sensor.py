@@ -76,3 +76,30 @@ def test_a_pair_registered_by_the_cli_is_still_run_by_the_sensor(world):
     result = tick(defs, instance)
     assert not result.dynamic_partitions_requests
     assert [r.partition_key for r in result.run_requests] == ["alpha"]
+
+
+def test_a_thousand_new_pairs_are_registered_in_one_tick_and_launched_in_batches(world):
+    pairs_dir, defs, instance = world
+    for n in range(1000):
+        make_pair(pairs_dir, f"p{n:04d}")
+    first = tick(defs, instance)
+    assert len(partitions(instance)) == 1000, "every pair registered in the first tick"
+    assert len(first.run_requests) == 10 and len(first.cursor) <= 32
+    second = tick(defs, instance, first.cursor)
+    assert not second.dynamic_partitions_requests
+    assert len(second.run_requests) == 10
+    assert {r.partition_key for r in first.run_requests}.isdisjoint(r.partition_key for r in second.run_requests)
+
+
+def test_no_pair_run_is_requested_while_the_queue_is_full(world, monkeypatch):
+    from podcast_assets.defs import sensors
+
+    pairs_dir, defs, instance = world
+    for n in range(3):
+        make_pair(pairs_dir, f"p{n}")
+    monkeypatch.setattr(sensors, "pair_runs_in_flight", lambda instance, job: sensors.MAX_PAIR_RUNS_IN_FLIGHT)
+    full = tick(defs, instance)
+    assert full.run_requests == [] and len(partitions(instance)) == 3, "registered, but not launched yet"
+    monkeypatch.setattr(sensors, "pair_runs_in_flight", lambda instance, job: sensors.MAX_PAIR_RUNS_IN_FLIGHT - 2)
+    room = tick(defs, instance, full.cursor)
+    assert [r.partition_key for r in room.run_requests] == ["p0", "p1"]

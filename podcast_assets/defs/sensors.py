@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from podcast_assets.core.ingest.pair_sync import plan_sync
+from podcast_assets.core.ingest.pair_sync import load_state, plan_sync, save_state
 from podcast_assets.defs.jobs import PAIR_JOB_NAME, aggregate_job, pair_pipeline
 from podcast_assets.defs.pair_state import (
     MANIFEST_TAG,
@@ -13,8 +13,12 @@ from podcast_assets.defs.pair_state import (
 )
 from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.resources.pairs import PairsResource
+from podcast_assets.resources.storage import ArtifactStoreResource
 
 MAX_RUNS_PER_TICK = 10
+"""Pairs hashed and runs requested per tick, at most."""
+MAX_PAIR_RUNS_IN_FLIGHT = 20
+"""No new pair run is requested while this many are queued or running: the run queue stays short."""
 
 
 @dg.sensor(
@@ -22,22 +26,28 @@ MAX_RUNS_PER_TICK = 10
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     description="Adds a partition for each new pair folder and runs it; re-runs a pair whose files changed; "
-    "removes partitions of pairs whose folder is gone.",
+    "removes partitions of pairs whose folder is gone. Launches at most 10 runs a tick, and none while 20 "
+    "pair runs are queued or running.",
 )
-def training_pairs_sensor(context: dg.SensorEvaluationContext, pairs: PairsResource) -> dg.SensorResult:
+def training_pairs_sensor(
+    context: dg.SensorEvaluationContext, pairs: PairsResource, artifacts: ArtifactStoreResource
+) -> dg.SensorResult:
     discovery = pairs.discover()
     for problem in discovery.problems:
         context.log.warning(problem)
+    store = artifacts.open()
     registered = set(context.instance.get_dynamic_partitions(training_pairs.name))
+    in_flight = pair_runs_in_flight(context.instance, PAIR_JOB_NAME)
     plan = plan_sync(
         discovery.pairs,
         registered,
-        context.cursor,
-        max_runs=MAX_RUNS_PER_TICK,
+        load_state(store, context.cursor),
+        max_runs=max(0, min(MAX_RUNS_PER_TICK, MAX_PAIR_RUNS_IN_FLIGHT - in_flight)),
         handled=lambda pair_id, manifest: handled(context.instance, pair_id, manifest),
     )
     if plan.deferred:
-        context.log.info(f"{len(plan.deferred)} pairs wait for the next tick: {', '.join(plan.deferred)}")
+        shown = ", ".join(plan.deferred[:10]) + (f" and {len(plan.deferred) - 10} more" if len(plan.deferred) > 10 else "")
+        context.log.info(f"{len(plan.deferred)} changed pair(s) wait for a later tick ({in_flight} pair runs in flight): {shown}")
     requests = []
     if plan.add_partitions:
         requests.append(training_pairs.build_add_request(plan.add_partitions))
@@ -49,7 +59,7 @@ def training_pairs_sensor(context: dg.SensorEvaluationContext, pairs: PairsResou
             for run in plan.runs
         ],
         dynamic_partitions_requests=requests,
-        cursor=plan.cursor(),
+        cursor=save_state(store, plan),
     )
 
 

@@ -80,7 +80,14 @@ class PairFiles:
 
     def fingerprint(self) -> str:
         """Cheap change detector (names, sizes, mtimes) so unchanged pairs are not re-hashed every tick."""
-        stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in (self.paper, self.audio, self.meta_file) if p and p.is_file()]
+        stats = []
+        for p in (self.paper, self.audio, self.meta_file):
+            try:
+                st = p.stat() if p else None
+            except FileNotFoundError:
+                st = None
+            if st is not None:
+                stats.append((p.name, st.st_size, st.st_mtime_ns))
         return cache_key(stats)[:16]
 
     def require_paper(self) -> Path:
