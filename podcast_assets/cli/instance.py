@@ -9,7 +9,10 @@ import socket
 from pathlib import Path
 
 from podcast_assets.core.config import PipelineConfig
+from podcast_assets.core.errors import ConfigError
 from podcast_assets.core.processes import pid_alive
+
+ENV_VAR = "PODCAST_ASSETS_DAGSTER_ENV"
 
 
 def project_root(config: PipelineConfig) -> Path:
@@ -20,13 +23,20 @@ def project_root(config: PipelineConfig) -> Path:
 
 def dagster_instance(config: PipelineConfig):
     """The persistent Dagster instance at $DAGSTER_HOME, else at `.dagster_home` beside configs/ (created if
-    missing, with the instance settings of configs/dagster/dagster.yaml: pool limits, run monitoring)."""
+    missing, with the instance settings of configs/dagster/dagster.yaml: pool limits, run monitoring; or of
+    configs/dagster/<env>/dagster.yaml when PODCAST_ASSETS_DAGSTER_ENV names one, e.g. postgres or aws)."""
     import dagster as dg
 
     root = project_root(config)
     home = Path(os.environ.get("DAGSTER_HOME") or root / ".dagster_home").expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
-    template = root / "configs" / "dagster" / "dagster.yaml"
+    env = os.environ.get(ENV_VAR, "local")
+    template = root / "configs" / "dagster" / ("dagster.yaml" if env == "local" else f"{env}/dagster.yaml")
+    if env != "local" and not template.is_file():
+        raise ConfigError(
+            f"no Dagster instance settings for {ENV_VAR}={env}", path=template,
+            fix=f"use one of: local, {', '.join(sorted(p.name for p in template.parent.parent.iterdir() if p.is_dir()))}",
+        )  # fmt: skip
     if template.is_file() and not (home / "dagster.yaml").exists():
         shutil.copyfile(template, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
