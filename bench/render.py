@@ -19,10 +19,11 @@ from pathlib import Path
 
 from podcast_assets.core.config import load_config
 from podcast_assets.core.ingest.pairs import discover_pairs
-from podcast_assets.core.storage import LocalArtifactStore, pair_record_path
+from podcast_assets.core.storage import pair_record_path
 from podcast_assets.core.video.alignment import align_visuals
 from podcast_assets.core.video.render import render_video
 from podcast_assets.core.video.sources import best_trial, figure_files, reference_source, trial_source
+from podcast_assets.resources.storage import open_store
 
 TARGET = 1.0
 
@@ -36,7 +37,7 @@ def main() -> None:
                         help="worst case: every cue a figure zooming in (Ken Burns), for pairs whose paper has figures")  # fmt: skip
     args = parser.parse_args()
     config = load_config(args.config)
-    store = LocalArtifactStore(config.storage.root)
+    store = open_store(config.storage)
     settings = config.video
     pairs = discover_pairs(config.pairs_dir).pairs
     ready = [p for p in pairs if store.exists(pair_record_path(p, "aligned_segments"))]

@@ -25,6 +25,7 @@ from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.core.training.prompts import REFINED, PromptLibrary
 from podcast_assets.definitions import build_resources
 from podcast_assets.defs.training import PairRecords, Trainer, score_item
+from podcast_assets.resources.storage import open_store
 from podcast_assets.resources.training import PROMPTS_DIR
 
 TARGET_REAL_TIME = 5.0
@@ -36,7 +37,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="trials per pair (the median is reported)")
     args = parser.parse_args()
     config = load_config(args.config)
-    trained = LocalArtifactStore(config.storage.root)
+    trained = open_store(config.storage)
     profile = load_current(trained)
     if profile is None:
         raise SystemExit(f"no aggregated profile in {config.storage.root}: run `podcast-assets train` first")

@@ -38,7 +38,7 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
     asr = config.asr
     return {
         "pairs": PairsResource(pairs_dir=str(config.pairs_dir)),
-        "artifacts": ArtifactStoreResource(root=str(config.storage.root)),
+        "artifacts": ArtifactStoreResource.from_settings(config.storage),
         "pdf_extractor": PdfExtractorResource(
             max_pages=config.pdf.max_pages,
             timeout_seconds=config.pdf.timeout_seconds,

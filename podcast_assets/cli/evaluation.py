@@ -20,6 +20,7 @@ from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.core.training.prompts import REFINED, PromptLibrary, PromptVersion
 from podcast_assets.core.training.session import load_session, session_failures, session_items
 from podcast_assets.core.training.summary import build_report
+from podcast_assets.resources.storage import open_store
 
 EVALUATION_DIR = "evaluation"
 
@@ -27,7 +28,7 @@ EVALUATION_DIR = "evaluation"
 def resolve_version(config: PipelineConfig, library: PromptLibrary, name: str) -> PromptVersion:
     """'vN' or 'best' (the current session's best trial; v1 before any training)."""
     if name == "best":
-        store = LocalArtifactStore(config.storage.root)
+        store = open_store(config.storage)
         session = load_session(store)
         best = None
         if session is not None:
@@ -45,7 +46,7 @@ def _trainer(config: PipelineConfig, store: LocalArtifactStore):
     from podcast_assets.defs.training import Trainer
     from podcast_assets.resources.training import PROMPTS_DIR
 
-    training_store = LocalArtifactStore(config.storage.root)
+    training_store = open_store(config.storage)
     profile = load_current(training_store)
     if profile is None:
         raise TrainingError("no aggregated profile yet", fix="run `podcast-assets train` first")
@@ -67,7 +68,7 @@ def evaluate(config: PipelineConfig, pairs_dir: Path, names: list[str], *, verbo
     discovery = discover_pairs(pairs_dir)
     for problem in discovery.problems:
         print(f"! {problem}", file=sys.stderr)
-    training_store = LocalArtifactStore(config.storage.root)
+    training_store = open_store(config.storage)
     session = load_session(training_store)
     profile = load_current(training_store)
     trained = set(session.split) if session else set()
@@ -133,7 +134,7 @@ def generate(config: PipelineConfig, pdf: Path, depth: str, out: Path, *, versio
     from podcast_assets.core.training.trial import SpeechChecks, check_round_trip, speak_to_length
     from podcast_assets.defs.training import writing_services
 
-    store = LocalArtifactStore(config.storage.root)
+    store = open_store(config.storage)
     trainer, resources = _trainer(config, store)
     chosen = resolve_version(config, trainer.library, version)
     print(f"reading {pdf} ...", flush=True)

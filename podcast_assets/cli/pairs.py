@@ -9,7 +9,7 @@ from podcast_assets.core.analysis.profile_store import load_current
 from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.ingest.models import PairMeta
 from podcast_assets.core.ingest.pairs import add_pair, check_inputs, discover_pairs, remove_pair
-from podcast_assets.core.storage import LocalArtifactStore
+from podcast_assets.resources.storage import open_store
 
 
 def cmd_pairs_add(args: argparse.Namespace, config: PipelineConfig) -> int:
@@ -51,7 +51,7 @@ def cmd_pairs_remove(args: argparse.Namespace, config: PipelineConfig) -> int:
     remove_pair(config.pairs_dir, args.id)
     home = register(config, remove=[args.id])
     print(f"removed pair {args.id!r} and its partition (instance at {home}); stored artifacts are kept")
-    if load_current(LocalArtifactStore(config.storage.root)) is None:
+    if load_current(open_store(config.storage)) is None:
         return 0
     ok = aggregate(definitions(config), dagster_instance(config), run_config(verbose=args.verbose))
     return 0 if ok else 1

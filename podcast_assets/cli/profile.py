@@ -11,12 +11,13 @@ from podcast_assets.core.analysis.models import StructureProfile, StyleProfile
 from podcast_assets.core.analysis.profile_store import load_current
 from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.ingest.pairs import discover_pairs
-from podcast_assets.core.storage import LocalArtifactStore, pair_record_path
+from podcast_assets.core.storage import pair_record_path
+from podcast_assets.resources.storage import open_store
 
 
 def cmd_profile(args: argparse.Namespace, config: PipelineConfig) -> int:
     """Print the learned profiles: the aggregate (show), or each pair's structure or style."""
-    store = LocalArtifactStore(config.storage.root)
+    store = open_store(config.storage)
     if args.what == "show":
         profile = load_current(store)
         if profile is None:

@@ -27,6 +27,7 @@ from podcast_assets.core.training.session import (
     trial_complete,
 )
 from podcast_assets.core.training.summary import TrainingReport, build_report, loss_curve_png, report_markdown
+from podcast_assets.resources.storage import open_store
 
 LOSS_NAMES = ("duration", "coverage", "structure", "quality", "rouge", "total")
 
@@ -44,7 +45,7 @@ def with_overrides(config: PipelineConfig, args: argparse.Namespace) -> Pipeline
 
 
 def _store(config: PipelineConfig) -> LocalArtifactStore:
-    return LocalArtifactStore(config.storage.root)
+    return open_store(config.storage)
 
 
 def _session_or_exit(config: PipelineConfig) -> TrainingSession | None:
@@ -84,7 +85,7 @@ def run_training(defs, instance, config: PipelineConfig, args: argparse.Namespac
         return True
     if session is None:
         if store.exists("training/session.json"):
-            store.path("training/session.json").unlink()  # a new session; the old one stays in training/sessions/
+            store.delete("training/session.json")  # a new session; the old one stays in training/sessions/
         session = ensure_session(store, resources["training"])
         print(f"training session {session.session_id}: {len(session.split)} pair(s), "
               f"split {json.dumps(session.split)}; target length: {session.target_depth}")  # fmt: skip
@@ -236,15 +237,15 @@ def cmd_export(args: argparse.Namespace, config: PipelineConfig) -> int:
     (out / "training_report.json").write_text(report.model_dump_json(indent=1))
     (out / "training_report.md").write_text(report_markdown(report))
     (out / "loss_curve.png").write_bytes(loss_curve_png(report))
-    parquet = store.path(f"{session_dir(session)}/trials.parquet")
+    parquet = store.local(f"{session_dir(session)}/trials.parquet")
     if parquet.is_file():
         shutil.copyfile(parquet, out / "trials.parquet")
     best = report.decision.best_trial
     for item in _items_of(config, session, best) if best else []:
         folder = out / "best" / item.pair_id
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(store.path(item.script_path), folder / "script.json")
-        shutil.copyfile(store.path(item.audio_path), folder / f"podcast{Path(item.audio_path).suffix}")
+        shutil.copyfile(store.local(item.script_path), folder / "script.json")
+        shutil.copyfile(store.local(item.audio_path), folder / f"podcast{Path(item.audio_path).suffix}")
     print(f"exported session {session.session_id} (best trial {best or '-'}) to {out}")
     return 0
 

@@ -27,8 +27,25 @@ class Settings(BaseModel):
 
 
 class StorageSettings(Settings):
-    kind: Literal["local"] = "local"
-    root: Path = Field(default=Path(".artifacts"), description="Folder of all artifacts and caches.")
+    """Where artifacts live: a local folder, or an S3 bucket (AWS, or any S3-compatible server through
+    `endpoint_url`) with `root` as the local mirror of what this machine wrote or read. AWS credentials come
+    only from the standard AWS chain (environment, shared files, instance or task role), never from here."""
+
+    kind: Literal["local", "s3"] = "local"
+    root: Path = Field(default=Path(".artifacts"), description="Folder of all artifacts (s3: the local mirror).")
+    bucket: str | None = None
+    prefix: str = Field(default="", description="Key prefix inside the bucket, e.g. 'podcast-assets/team-a'.")
+    region: str | None = None
+    endpoint_url: str | None = Field(default=None, description="For MinIO and other S3-compatible servers.")
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    read_timeout_seconds: float = Field(default=30.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Attempts per S3 call, retries included.")
+
+    @model_validator(mode="after")
+    def _bucket_for_s3(self) -> StorageSettings:
+        if self.kind == "s3" and not self.bucket:
+            raise ValueError("storage.kind s3 needs storage.bucket")
+        return self
 
 
 class ASRSettings(Settings):

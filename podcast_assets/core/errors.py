@@ -46,6 +46,12 @@ class StorageError(PodcastAssetsError):
     """An artifact could not be written or read."""
 
 
+class StorageUnavailable(StorageError):
+    """The store did not answer in time (S3 down, black-holed or throttling): may succeed later."""
+
+    retryable = True
+
+
 class TrainingError(PodcastAssetsError):
     """A prompt version, a script, its speech or its scoring is unusable."""
 

@@ -1,4 +1,5 @@
-"""Artifact storage on a local folder: atomic writes, content-addressed blobs, JSON records.
+"""Artifact storage on a local folder: atomic writes, content-addressed blobs, JSON records (the same methods
+on S3: resources/s3_store.py).
 
 Layout under the root (paths are POSIX, relative to the root, and the same on S3):
 
@@ -99,6 +100,31 @@ class LocalArtifactStore:
 
     def exists(self, rel: str) -> bool:
         return self.path(rel).is_file()
+
+    def local(self, rel: str) -> Path:
+        """The artifact as a file on this machine (for readers that need a path: ffmpeg, the recogniser)."""
+        return self.path(rel)
+
+    def publish(self, rel: str) -> str:
+        """Make a file an outside writer finished at `path(rel)` (atomically, by rename) part of the store."""
+        if not self.path(rel).is_file():
+            raise StorageError("nothing to publish", path=self.path(rel), fix="write the file first")
+        return rel
+
+    def list(self, prefix: str) -> list[str]:
+        """Relative paths of every artifact under `prefix` (recursively), sorted."""
+        folder = self.path(prefix)
+        if not folder.is_dir():
+            return []
+        return sorted(
+            f"{prefix.rstrip('/')}/{p.relative_to(folder).as_posix()}"
+            for p in folder.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        )
+
+    def delete(self, rel: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(rel).unlink()
 
     def write_bytes(self, rel: str, data: bytes, *, replace: bool = True) -> str:
         atomic_write_bytes(self.path(rel), data, replace=replace)

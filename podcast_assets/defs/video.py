@@ -256,7 +256,7 @@ def videos(
         report, rendered = render_source(store, source, alignment, settings, progress=progress)
     for warning in report.warnings:
         context.log.warning(f"{pair_id}: {warning}")
-    path = store.path(report.path)
+    path = store.local(report.path)
     firsts = {}
     for c in alignment.cues:
         if c.kind not in firsts and c.duration > 2 * settings.fade_seconds:

@@ -20,10 +20,8 @@ _VERSION_FILE = re.compile(r"aggregated_v([1-9][0-9]*)\.json")
 
 
 def _versions(store: LocalArtifactStore) -> list[int]:
-    folder = store.path(PROFILES_DIR)
-    if not folder.is_dir():
-        return []
-    return sorted(int(m.group(1)) for p in folder.iterdir() if (m := _VERSION_FILE.fullmatch(p.name)))
+    names = (rel.rsplit("/", 1)[1] for rel in store.list(PROFILES_DIR))
+    return sorted(int(m.group(1)) for name in names if (m := _VERSION_FILE.fullmatch(name)))
 
 
 def version_path(version: int) -> str:

@@ -60,6 +60,7 @@ def parse_state(text: str | None) -> dict[str, dict[str, str]]:
 
 STATE_DIR = "sensors/training_pairs"
 STATES_KEPT = 3
+STATE_LOG = f"{STATE_DIR}/newest.txt"
 
 
 def save_state(store: LocalArtifactStore, plan: SyncPlan) -> str:
@@ -70,12 +71,15 @@ def save_state(store: LocalArtifactStore, plan: SyncPlan) -> str:
     rel = f"{STATE_DIR}/{key}.json"
     if not store.exists(rel):
         store.write_bytes(rel, data)
-    folder = store.path(STATE_DIR)
-    older = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)[STATES_KEPT:]
-    for path in older:
-        if path.stem != key:
-            path.unlink(missing_ok=True)
+    for old in [k for k in _state_log(store) if k != key][STATES_KEPT - 1 :]:
+        store.delete(f"{STATE_DIR}/{old}.json")
+    store.write_bytes(STATE_LOG, "\n".join([key, *[k for k in _state_log(store) if k != key]][:STATES_KEPT]).encode())
     return key
+
+
+def _state_log(store: LocalArtifactStore) -> list[str]:
+    """The newest states' keys, newest first (kept in a small file: object stores keep no useful mtimes)."""
+    return store.read_bytes(STATE_LOG).decode().split() if store.exists(STATE_LOG) else []
 
 
 def load_state(store: LocalArtifactStore, cursor: str | None) -> dict[str, dict[str, str]]:

@@ -113,10 +113,13 @@ class PromptLibrary:
 
     def _files(self, task: str) -> dict[int, Path]:
         found: dict[int, Path] = {}
-        for folder in (self.prompts_dir / task, self.store.path(f"{STORE_PREFIX}/{task}")):
-            for path in folder.iterdir() if folder.is_dir() else ():
-                if m := _FILE.fullmatch(path.name):
-                    found.setdefault(int(m.group(1)), path)
+        folder = self.prompts_dir / task
+        for path in folder.iterdir() if folder.is_dir() else ():
+            if m := _FILE.fullmatch(path.name):
+                found.setdefault(int(m.group(1)), path)
+        for rel in self.store.list(f"{STORE_PREFIX}/{task}"):
+            if (m := _FILE.fullmatch(rel.rsplit("/", 1)[1])) and int(m.group(1)) not in found:
+                found[int(m.group(1))] = self.store.local(rel)
         return found
 
     def numbers(self, task: str) -> list[int]:

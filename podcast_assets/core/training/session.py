@@ -120,16 +120,14 @@ def record_spend(store: LocalArtifactStore, session: TrainingSession, record: Ca
 
 def session_spend(store: LocalArtifactStore, session: TrainingSession) -> float:
     """Money the session's LLM calls cost so far (the ledger of record_spend)."""
-    folder = store.path(f"{session_dir(session)}/spend")
-    if not folder.is_dir():
-        return 0.0
-    return sum(SpendEntry.model_validate_json(p.read_bytes()).usd for p in folder.glob("*.json"))
+    entries = [rel for rel in store.list(f"{session_dir(session)}/spend") if rel.endswith(".json")]
+    return sum(SpendEntry.model_validate_json(store.read_bytes(rel)).usd for rel in entries)
 
 
 def record_item(store: LocalArtifactStore, session: TrainingSession, item: TrialItem) -> None:
     store.cache_model(ITEM_CACHE, item.key, item)
     if store.exists(failure_path(session, item.trial_id, item.pair_id)):
-        store.path(failure_path(session, item.trial_id, item.pair_id)).unlink()
+        store.delete(failure_path(session, item.trial_id, item.pair_id))
     store.write_model(item_path(session, item.trial_id, item.pair_id), item)
 
 

@@ -178,7 +178,7 @@ def run_item(
         store.cache_model("trial_speech", key, done)
     spoken_script = done.script
     spoken = Spoken(done.audio_seconds, done.voices, done.synthesis_seconds)
-    lengths, tts_seconds, audio = done.pass_seconds, done.synthesis_seconds, store.path(done.audio_path)
+    lengths, tts_seconds, audio = done.pass_seconds, done.synthesis_seconds, store.local(done.audio_path)
     seconds["speak"] = round(time.perf_counter() - started, 3)
 
     started = time.perf_counter()

@@ -93,7 +93,7 @@ def trial_source(store: LocalArtifactStore, pair_id: str, trial_id: str) -> Vide
     return VideoSource(
         pair_id=pair_id,
         label=trial_id,
-        audio=store.path(item.audio_path),
+        audio=store.local(item.audio_path),
         transcription=transcript,
         segments=analyse_and_type(pair_id, transcript, graph),
         graph=graph,
@@ -101,7 +101,7 @@ def trial_source(store: LocalArtifactStore, pair_id: str, trial_id: str) -> Vide
 
 
 def figure_files(store: LocalArtifactStore, graph: DocumentGraph) -> dict[str, Path]:
-    return {f.id: store.path(f.image_path) for f in graph.figures}
+    return {f.id: store.local(f.image_path) for f in graph.figures if store.exists(f.image_path)}
 
 
 def render_key(
@@ -131,12 +131,14 @@ def render_source(
     key = render_key(source, alignment, settings, store)
     cached = store.cached_model(RENDER_CACHE, key, RenderReport)
     if cached is not None and store.exists(cached.path):
+        store.local(cached.path)
         return cached, False
     rel = f"videos/{source.pair_id}/{source.label}-{key[:16]}.mp4"
     result = render_video(
         alignment, source.graph, figure_files(store, source.graph), source.audio, store.path(rel), settings,
         progress=progress,
     )  # fmt: skip
+    store.publish(rel)
     media = result.probe
     report = RenderReport(
         pair_id=source.pair_id,

@@ -1,0 +1,169 @@
+"""The artifact store on a real S3 API: moto in server mode on 127.0.0.1, started here, spoken to over HTTP by
+boto3 exactly as AWS or MinIO would be. The same behaviour is asserted of the local store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+
+import boto3
+import dagster as dg
+import pytest
+
+from podcast_assets.core.analysis.models import MatchVerdict
+from podcast_assets.core.analysis.profile_store import load_current
+from podcast_assets.core.config import StorageSettings
+from podcast_assets.core.errors import StorageError, StorageUnavailable
+from podcast_assets.core.storage import LocalArtifactStore
+from podcast_assets.definitions import build_definitions
+from podcast_assets.defs.jobs import AGGREGATE_JOB_NAME, PAIR_JOB_NAME
+from podcast_assets.resources.storage import open_store
+from tests.conftest import training_pair_dirs
+from tests.dagster_helpers import make_config, seeded_artifacts
+
+BUCKET = "podcast-assets-test"
+SECRET = "canary-secret-0b1e7c"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    moto_server = pytest.importorskip("moto.server", reason="moto[server] is in the test extra")
+    saved = {k: __import__("os").environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    import os
+
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY=SECRET, AWS_DEFAULT_REGION="us-east-1")
+    port = free_port()
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
+    yield endpoint
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def s3_settings(endpoint: str, mirror, prefix: str, **kw) -> StorageSettings:
+    return StorageSettings(kind="s3", root=mirror, bucket=BUCKET, prefix=prefix, endpoint_url=endpoint, **kw)
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request, tmp_path, s3_endpoint):
+    if request.param == "local":
+        return LocalArtifactStore(tmp_path / "local")
+    return open_store(s3_settings(s3_endpoint, tmp_path / "mirror", f"t/{tmp_path.name}"))
+
+
+def test_both_stores_write_read_list_and_delete_alike(store):
+    verdict = MatchVerdict(passed=True, rule="r", figures={"x": 1.0}, description="d")
+    store.write_model("training_pairs/a/verdict.json", verdict)
+    store.write_bytes("training_pairs/a/notes.txt", b"hello")
+    blob = store.put_blob(b"\x89PNG fake", "png")
+    assert blob.startswith("blobs/") and store.put_blob(b"\x89PNG fake", "png") == blob, "content-addressed"
+    assert store.exists("training_pairs/a/notes.txt") and not store.exists("training_pairs/a/missing.json")
+    assert store.list("training_pairs/a") == ["training_pairs/a/notes.txt", "training_pairs/a/verdict.json"]
+    assert store.list("nothing/here") == []
+    with pytest.raises(StorageError, match="never overwritten"):
+        store.write_bytes("training_pairs/a/notes.txt", b"again", replace=False)
+    assert store.read_bytes("training_pairs/a/notes.txt") == b"hello"
+    _, cached = store.get_or_create("k", "1", MatchVerdict, lambda: verdict)
+    assert not cached and store.get_or_create("k", "1", MatchVerdict, lambda: 1 / 0) == (verdict, True)
+    store.delete("training_pairs/a/notes.txt")
+    assert not store.exists("training_pairs/a/notes.txt")
+    with pytest.raises(StorageError, match="not found"):
+        store.read_bytes("training_pairs/a/notes.txt")
+    with pytest.raises(StorageError, match="inside the store"):
+        store.write_bytes("../escape.txt", b"x")
+
+
+def test_a_file_written_beside_the_store_is_published_whole(store):
+    target = store.path("videos/a/v.mp4")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"a finished video")
+    store.publish("videos/a/v.mp4")
+    assert store.exists("videos/a/v.mp4") and store.read_bytes("videos/a/v.mp4") == b"a finished video"
+
+
+def test_another_machine_reads_what_one_wrote(s3_endpoint, tmp_path):
+    settings = s3_settings(s3_endpoint, tmp_path / "machine-a", "shared")
+    open_store(settings).put_blob(b"audio bytes", "mp3")
+    other = open_store(settings.model_copy(update={"root": tmp_path / "machine-b"}))
+    [rel] = other.list("blobs")
+    assert other.local(rel).read_bytes() == b"audio bytes" and other.local(rel).is_relative_to(tmp_path / "machine-b")
+
+
+def test_a_black_holed_endpoint_fails_within_its_timeouts(tmp_path):
+    """Reliability fact 8: an endpoint that accepts connections and never answers fails in bounded time, as a
+    retryable error naming the endpoint."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted = []
+    stop = threading.Event()
+
+    def hold():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])  # never answered
+            except OSError:
+                continue
+
+    threading.Thread(target=hold, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    store = open_store(s3_settings(endpoint, tmp_path / "m", "p", connect_timeout_seconds=1,
+                                   read_timeout_seconds=1, max_attempts=2))  # fmt: skip
+    started = time.monotonic()
+    try:
+        with pytest.raises(StorageUnavailable, match="did not answer") as info:
+            store.write_bytes("a.json", b"{}")
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        listener.close()
+    assert info.value.retryable and endpoint.split("//")[1] not in SECRET
+    assert elapsed < 10, f"bounded by 2 attempts of 1 s timeouts, not minutes ({elapsed:.1f} s)"
+    assert SECRET not in str(info.value)
+
+
+def test_the_same_training_pair_gives_the_same_aggregate_on_s3_and_on_disk(s3_endpoint, ingested, tmp_path):
+    session_config, _ = ingested
+    pair = min(training_pair_dirs(), key=lambda p: p.stat().st_size)
+    shutil.copytree(pair, tmp_path / "pairs" / pair.name)
+    seeded = seeded_artifacts(tmp_path / "seed", session_config.storage.root)
+    prefix = "aggregate-test"
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    for path in (p for p in seeded.rglob("*") if p.is_file()):  # the session's caches, as a team's bucket has them
+        client.upload_file(str(path), BUCKET, f"{prefix}/{path.relative_to(seeded).as_posix()}")
+
+    profiles = {}
+    for kind in ("local", "s3"):
+        root = tmp_path / kind
+        storage = {"kind": kind, "root": str(root)}
+        if kind == "s3":
+            storage |= {"bucket": BUCKET, "prefix": prefix, "endpoint_url": s3_endpoint}
+        else:
+            shutil.copytree(seeded, root)
+        defs = build_definitions(make_config(tmp_path / "pairs", root, storage=storage))
+        with dg.instance_for_test() as instance:
+            instance.add_dynamic_partitions("training_pairs", [pair.name])
+            run = defs.resolve_job_def(PAIR_JOB_NAME).execute_in_process(partition_key=pair.name, instance=instance)
+            assert run.success, kind
+            assert defs.resolve_job_def(AGGREGATE_JOB_NAME).execute_in_process(instance=instance).success, kind
+        store = defs.resources["artifacts"].open()
+        profiles[kind] = load_current(store).model_dump(mode="json", exclude={"created_at"})
+    on_s3 = client.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/profiles/")["Contents"]
+    assert {o["Key"].rsplit("/", 1)[1] for o in on_s3} >= {"current.json", "aggregated_v1.json"}
+    assert json.dumps(profiles["s3"], sort_keys=True) == json.dumps(profiles["local"], sort_keys=True)
