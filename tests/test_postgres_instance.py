@@ -80,3 +80,25 @@ def test_a_pair_run_and_both_sensors_keep_their_records_in_postgres(instance, in
     assert materialized >= 8, "the pair's assets and the aggregate"
     again = run_requested(defs, instance, training_pairs_sensor, cursor=tick.cursor)[1]
     assert again == {}, "the sensor's state survives in the store and the instance: nothing runs twice"
+
+
+def test_the_aws_settings_load_with_the_ecs_run_launcher_as_the_readme_describes(postgres_url, tmp_path, monkeypatch):
+    """configs/dagster/aws: Postgres storage, the run queue, S3 step logs, and runs as ECS tasks (2 vCPU, 8 GiB,
+    the daemon's task definition, secrets tagged `dagster`, the project's settings passed on)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(PROJECT_ROOT / "configs" / "dagster" / "aws" / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_PG_URL", postgres_url)
+    monkeypatch.setenv("PODCAST_ASSETS_LOG_BUCKET", "logs-bucket")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        launcher = instance.run_launcher
+        assert type(launcher).__name__ == "EcsRunLauncher"
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.compute_log_manager).__name__ == "S3ComputeLogManager"
+        assert launcher.container_name == "dagster" and launcher.use_current_ecs_task_config
+        assert launcher.secrets_tags == ["dagster"] and not launcher.secrets and launcher.task_definition is None
+        assert set(launcher.env_vars) == {"PODCAST_ASSETS_CONFIG", "PODCAST_ASSETS_DAGSTER_ENV"}
+        assert launcher.run_resources == {"cpu": "2048", "memory": "8192"}
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 8
