@@ -1,0 +1,80 @@
+"""Crash sweep, in the style of Dagster's own recovery tests: `podcast-assets train` on the bundled pair is
+killed with SIGKILL or SIGTERM at a stage boundary (during speech recognition, and once the transcript is
+written, during analysis), then run again. Nothing finished is computed again, no partial artifact is
+visible, and the dead run is marked failed. (Kills during a trial and during rendering have their own tests:
+tests/test_cli.py and tests/core/test_video_render.py.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from tests.conftest import EXAMPLE_PAIRS, PROJECT_ROOT
+
+BIN = Path(sys.executable).parent
+EXAMPLE = EXAMPLE_PAIRS / "wheat-climate-risk-podcastfy"
+BOUNDARIES = {
+    # stage boundary -> the file whose appearance says the run has crossed it
+    "asr": "training_pairs/wheat/document_graph.json",  # the paper is done, the recogniser is running
+    "analysis": "training_pairs/wheat/transcription.json",  # the transcript is done, the analysis is running
+}
+
+
+def finished_files(artifacts: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime) of every finished cache entry and blob: what must never be computed again."""
+    found = {}
+    for folder in ("cache", "blobs"):
+        for path in (artifacts / folder).rglob("*") if (artifacts / folder).is_dir() else ():
+            if path.is_file() and not path.name.startswith("."):
+                stat = path.stat()
+                found[path.relative_to(artifacts).as_posix()] = (stat.st_ino, stat.st_mtime_ns)
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+@pytest.mark.parametrize("boundary", list(BOUNDARIES))
+def test_a_run_killed_at_a_stage_boundary_resumes_without_recomputing(tmp_path, boundary, sig):
+    shutil.copytree(EXAMPLE, tmp_path / "pairs" / "wheat")
+    (tmp_path / "configs" / "dagster").mkdir(parents=True)
+    shutil.copyfile(PROJECT_ROOT / "configs" / "dagster" / "dagster.yaml", tmp_path / "configs" / "dagster" / "dagster.yaml")
+    (tmp_path / "configs" / "pipeline.yaml").write_text("pairs_dir: pairs\nstorage: {root: artifacts}\n")
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"),
+           "PODCAST_ASSETS_CONFIG": str(tmp_path / "configs" / "pipeline.yaml")}  # fmt: skip
+    artifacts = tmp_path / "artifacts"
+    command = [str(BIN / "podcast-assets"), "train", "--no-trials"]
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = artifacts / BOUNDARIES[boundary]
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None and not marker.is_file():
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before the boundary: nothing was killed"
+    proc.send_signal(sig)
+    proc.wait(timeout=120)
+    before = finished_files(artifacts)
+    if boundary == "analysis":
+        assert any(k.startswith("cache/transcriptions/") for k in before), "the transcript was cached before"
+
+    rerun = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    after = finished_files(artifacts)
+    assert {k: after.get(k) for k in before} == before, "a finished cache entry or blob was computed again"
+    for path in artifacts.rglob("*.json"):  # every visible record is whole
+        if not path.name.startswith("."):
+            json.loads(path.read_bytes())
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        runs = instance.get_runs()
+        statuses = [r.status for r in runs]
+    assert dg.DagsterRunStatus.STARTED not in statuses, "no run is left looking alive"
+    dead = [r for r in runs if r.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)]
+    assert dead, f"the killed run is marked failed ({statuses})"
+    if sig == signal.SIGKILL:
+        assert "left running by a killed process: marked failed" in rerun.stdout
