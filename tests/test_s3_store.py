@@ -8,6 +8,7 @@ import shutil
 import socket
 import threading
 import time
+from typing import ClassVar
 
 import boto3
 import dagster as dg
@@ -167,3 +168,65 @@ def test_the_same_training_pair_gives_the_same_aggregate_on_s3_and_on_disk(s3_en
     on_s3 = client.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/profiles/")["Contents"]
     assert {o["Key"].rsplit("/", 1)[1] for o in on_s3} >= {"current.json", "aggregated_v1.json"}
     assert json.dumps(profiles["s3"], sort_keys=True) == json.dumps(profiles["local"], sort_keys=True)
+
+
+class _Refusing(__import__("http.server").server.BaseHTTPRequestHandler):
+    """An S3 endpoint that refuses every request with 403, echoing the request's Authorization header (which
+    names the access key) in its error body, as a careless proxy might."""
+
+    seen: ClassVar[list[str]] = []
+
+    def _refuse(self):
+        self.seen.append(self.headers.get("Authorization") or "")
+        body = (f"<Error><Code>InvalidAccessKeyId</Code><Message>refused {self.headers.get('Authorization')}"
+                "</Message></Error>").encode()  # fmt: skip
+        self.send_response(403)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _refuse
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_canary_key_through_a_run_refused_by_s3_appears_nowhere(ingested, tmp_path, monkeypatch):
+    """Reliability item 24 with S3: the run fails naming the refusal and the fix; the key is nowhere in the event
+    log, the metadata, the mirror or DAGSTER_HOME."""
+    import http.server
+
+    canary = "AKIACANARY7F3A9B1C5D"
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", canary)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", canary + "secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    pair = min(training_pair_dirs(), key=lambda p: p.stat().st_size)
+    shutil.copytree(pair, tmp_path / "pairs" / pair.name)
+    storage = {"kind": "s3", "root": str(tmp_path / "mirror"), "bucket": BUCKET, "max_attempts": 1,
+               "endpoint_url": f"http://127.0.0.1:{server.server_address[1]}"}  # fmt: skip
+    defs = build_definitions(make_config(tmp_path / "pairs", tmp_path / "mirror", storage=storage))
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    try:
+        with dg.instance_for_test(temp_dir=str(home)) as instance:
+            instance.add_dynamic_partitions("training_pairs", [pair.name])
+            result = defs.resolve_job_def(PAIR_JOB_NAME).execute_in_process(
+                partition_key=pair.name, instance=instance, raise_on_error=False
+            )
+            events = [str(e) for e in instance.all_logs(result.run_id)]
+    finally:
+        server.shutdown()
+    assert not result.success
+    assert any(canary in a for a in _Refusing.seen), "the key was really sent"
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    description = failure.step_failure_data.user_failure_data.description
+    assert "S3 refused" in description and "credentials" in description
+    assert not any(canary in e for e in events), "the key is in the event log"
+    for root in (home, tmp_path / "mirror"):
+        for path in root.rglob("*"):
+            if path.is_file():
+                assert canary.encode() not in path.read_bytes(), path
