@@ -57,7 +57,8 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
             first_minute_check=asr.first_minute_check,
         ),
         "llm": LLMResource.from_settings(
-            config.llm, cache_dir=str(config.storage.root / "cache" / "llm"), budget_usd=config.training.budget_usd
+            config.llm, cache_dir=str(config.storage.root / "cache" / "llm"), budget_usd=config.training.budget_usd,
+            shared_cache=ArtifactStoreResource.from_settings(config.storage) if config.storage.kind == "s3" else None,
         ),
         "tts": TTSResource.from_settings(config.tts),
         "training": TrainingResource.from_config(config),

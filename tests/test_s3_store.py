@@ -230,3 +230,34 @@ def test_a_canary_key_through_a_run_refused_by_s3_appears_nowhere(ingested, tmp_
         for path in root.rglob("*"):
             if path.is_file():
                 assert canary.encode() not in path.read_bytes(), path
+
+
+def test_llm_replies_are_cached_in_the_bucket_so_another_machine_pays_nothing(s3_endpoint, tmp_path, monkeypatch):
+    from podcast_assets.resources.llm import LLMResource
+    from podcast_assets.resources.storage import ArtifactStoreResource
+    from tests.fake_llm_server import FakeLLMServer, ok
+    from tests.test_llm_client import VALID, Review
+
+    monkeypatch.setenv("PODCAST_ASSETS_TEST_LLM_KEY", "sk-test")
+    storage = s3_settings(s3_endpoint, tmp_path / "machine-a", "llm-shared")
+
+    def llm(machine: str, server: FakeLLMServer) -> LLMResource:
+        settings = storage.model_copy(update={"root": tmp_path / machine})
+        return LLMResource(
+            provider="openai", model="gpt-4o-mini", base_url=server.base_url("openai"),
+            api_key_env="PODCAST_ASSETS_TEST_LLM_KEY", cache_dir=str(tmp_path / machine / "cache" / "llm"),
+            shared_cache=ArtifactStoreResource.from_settings(settings), max_attempts=1,
+        )  # fmt: skip
+
+    def ask(resource: LLMResource):
+        return resource.complete_json(task="judge", system="You review papers.", prompt="Review it.", schema=Review)
+
+    with FakeLLMServer() as server:
+        server.push(ok("openai", VALID))
+        first, record = ask(llm("machine-a", server))
+        again, cached = ask(llm("machine-b", server))
+        assert len(server.requests) == 1, "the second machine was served from the bucket"
+    assert first == again and not record.cached and cached.cached and cached.cost_usd == 0
+    keys = [o["Key"] for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(
+        Bucket=BUCKET, Prefix="llm-shared/cache/llm/")["Contents"]]  # fmt: skip
+    assert len(keys) == 1

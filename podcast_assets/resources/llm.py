@@ -25,6 +25,7 @@ import dagster as dg
 from pydantic import BaseModel, Field, ValidationError
 
 from podcast_assets.core.config import LLMSettings
+from podcast_assets.core.errors import StorageError
 from podcast_assets.core.llm import (
     BudgetExceededError,
     CallRecord,
@@ -37,12 +38,14 @@ from podcast_assets.core.llm import (
     validate_reply,
 )
 from podcast_assets.core.storage import atomic_write_bytes, cache_key
+from podcast_assets.resources.storage import ArtifactStoreResource
 
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 NO_KEY_NEEDED = "no-key-needed"  # what an openai_compatible server without auth receives: not a secret
 CACHE_FORMAT = "llm-json-reply-v1"
+SHARED_CACHE_PREFIX = "cache/llm"
 REASK = (
     "Your previous reply was not usable: {problem}. Reply again with only the corrected JSON object that "
     "matches the JSON schema in the system prompt."
@@ -102,6 +105,11 @@ class LLMResource(dg.ConfigurableResource):
     cache_dir: str = Field(
         description="Folder of cached replies (<key[:2]>/<key>.json) and rejected/ replies."
     )
+    shared_cache: ArtifactStoreResource | None = Field(
+        default=None,
+        description="An S3 artifact store whose cache/llm/ holds the replies too, so every machine shares them "
+        "(cache_dir is then its local mirror of cache/llm).",
+    )
     request_timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one HTTP request.")
     deadline_s: float = Field(
         default=180.0, gt=0, description="Wall-clock limit of one call, all retries included."
@@ -124,7 +132,12 @@ class LLMResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(
-        cls, settings: LLMSettings, cache_dir: str, *, budget_usd: float | None = None
+        cls,
+        settings: LLMSettings,
+        cache_dir: str,
+        *,
+        budget_usd: float | None = None,
+        shared_cache: ArtifactStoreResource | None = None,
     ) -> LLMResource:
         """The resource configured by configs/pipeline.yaml's `llm:` block (and the spend cap of
         `training.budget_usd`, which every call checks against the caller's running total)."""
@@ -136,6 +149,7 @@ class LLMResource(dg.ConfigurableResource):
             max_output_tokens=settings.max_output_tokens,
             budget_usd=budget_usd,
             cache_dir=cache_dir,
+            shared_cache=shared_cache,
         )
 
     @property
@@ -374,9 +388,15 @@ class LLMResource(dg.ConfigurableResource):
     def _cached(self, key: str, schema: type[M]) -> M | None:
         """The cached reply, or None. An unreadable or outdated entry is a miss (and is overwritten later)."""
         try:
-            entry = json.loads(self._cache_path(key).read_bytes())
-            return schema.model_validate(entry["reply"])
-        except (OSError, ValueError, KeyError, TypeError, ValidationError):
+            if self.shared_cache is not None:
+                store = self.shared_cache.open()
+                rel = f"{SHARED_CACHE_PREFIX}/{key[:2]}/{key}.json"
+                data = store.read_bytes(rel) if store.exists(rel) else None
+            else:
+                data = self._cache_path(key).read_bytes()
+            entry = json.loads(data) if data is not None else None
+            return schema.model_validate(entry["reply"]) if entry is not None else None
+        except (OSError, ValueError, KeyError, TypeError, ValidationError, StorageError):
             return None
 
     def _store(
@@ -394,7 +414,11 @@ class LLMResource(dg.ConfigurableResource):
             "output_tokens": rec.output_tokens,
             "cost_usd": rec.cost_usd,
         }
-        atomic_write_bytes(self._cache_path(key), json.dumps(entry, indent=1).encode())
+        data = json.dumps(entry, indent=1).encode()
+        if self.shared_cache is not None:
+            self.shared_cache.open().write_bytes(f"{SHARED_CACHE_PREFIX}/{key[:2]}/{key}.json", data)
+        else:
+            atomic_write_bytes(self._cache_path(key), data)
 
 
 def _redact(text: str, api_key: str) -> str:
