@@ -38,10 +38,10 @@ def make_pairs(pairs_dir: Path, count: int) -> None:
 def one_tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None):
     """Evaluate a tick and apply its partition requests, as the daemon does; (seconds, result)."""
     started = time.perf_counter()
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs, resources=defs.resources
-    )
-    result = training_pairs_sensor.evaluate_tick(context)
+    ) as context:  # a context manager: the LLM resource holds a nested resource
+        result = training_pairs_sensor.evaluate_tick(context)
     for request in result.dynamic_partitions_requests or []:
         if isinstance(request, dg.AddDynamicPartitionsRequest):
             instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))

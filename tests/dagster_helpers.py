@@ -18,10 +18,10 @@ def make_config(pairs_dir: Path, artifacts: Path, **overrides: object) -> Pipeli
 
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance, cursor: str | None = None, sensor=training_pairs_sensor):
     """Evaluate one tick of `sensor` and apply its partition requests, as the daemon would."""
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs, resources=defs.resources
-    )
-    result = sensor.evaluate_tick(context)
+    ) as context:
+        result = sensor.evaluate_tick(context)
     for request in result.dynamic_partitions_requests or []:
         if isinstance(request, dg.AddDynamicPartitionsRequest):
             instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
