@@ -4,10 +4,14 @@ boto3 exactly as AWS or MinIO would be. The same behaviour is asserted of the lo
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import ClassVar
 
 import boto3
@@ -20,13 +24,14 @@ from podcast_assets.core.config import StorageSettings
 from podcast_assets.core.errors import StorageError, StorageUnavailable
 from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.definitions import build_definitions
-from podcast_assets.defs.jobs import AGGREGATE_JOB_NAME, PAIR_JOB_NAME
+from podcast_assets.defs.jobs import PAIR_JOB_NAME
 from podcast_assets.resources.storage import open_store
 from tests.conftest import training_pair_dirs
 from tests.dagster_helpers import make_config, seeded_artifacts
 
 BUCKET = "podcast-assets-test"
 SECRET = "canary-secret-0b1e7c"
+BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
@@ -139,31 +144,34 @@ def test_a_black_holed_endpoint_fails_within_its_timeouts(tmp_path):
     assert SECRET not in str(info.value)
 
 
-def test_the_same_training_pair_gives_the_same_aggregate_on_s3_and_on_disk(s3_endpoint, ingested, tmp_path):
+def test_the_same_train_gives_the_same_aggregate_on_s3_and_on_disk(s3_endpoint, ingested, tmp_path):
+    """`podcast-assets train --no-trials` on one pair, once with the local store and once with S3 (the session's
+    caches put in the bucket, as a team's bucket has them): the same aggregated profile."""
     session_config, _ = ingested
     pair = min(training_pair_dirs(), key=lambda p: p.stat().st_size)
     shutil.copytree(pair, tmp_path / "pairs" / pair.name)
     seeded = seeded_artifacts(tmp_path / "seed", session_config.storage.root)
     prefix = "aggregate-test"
     client = boto3.client("s3", endpoint_url=s3_endpoint)
-    for path in (p for p in seeded.rglob("*") if p.is_file()):  # the session's caches, as a team's bucket has them
+    for path in (p for p in seeded.rglob("*") if p.is_file()):
         client.upload_file(str(path), BUCKET, f"{prefix}/{path.relative_to(seeded).as_posix()}")
 
     profiles = {}
     for kind in ("local", "s3"):
-        root = tmp_path / kind
-        storage = {"kind": kind, "root": str(root)}
+        project = tmp_path / kind
+        (project / "configs").mkdir(parents=True)
+        storage = {"kind": kind, "root": str(project / "artifacts")}
         if kind == "s3":
             storage |= {"bucket": BUCKET, "prefix": prefix, "endpoint_url": s3_endpoint}
         else:
-            shutil.copytree(seeded, root)
-        defs = build_definitions(make_config(tmp_path / "pairs", root, storage=storage))
-        with dg.instance_for_test() as instance:
-            instance.add_dynamic_partitions("training_pairs", [pair.name])
-            run = defs.resolve_job_def(PAIR_JOB_NAME).execute_in_process(partition_key=pair.name, instance=instance)
-            assert run.success, kind
-            assert defs.resolve_job_def(AGGREGATE_JOB_NAME).execute_in_process(instance=instance).success, kind
-        store = defs.resources["artifacts"].open()
+            shutil.copytree(seeded, project / "artifacts")
+        config = project / "configs" / "pipeline.yaml"
+        config.write_text(json.dumps({"pairs_dir": str(tmp_path / "pairs"), "storage": storage}))
+        env = {**os.environ, "DAGSTER_HOME": str(project / "home"), "PODCAST_ASSETS_CONFIG": str(config)}
+        out = subprocess.run([str(BIN / "podcast-assets"), "train", "--no-trials"], cwd=project, env=env,
+                             capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
+        assert out.returncode == 0, out.stdout + out.stderr
+        store = open_store(StorageSettings.model_validate(storage))
         profiles[kind] = load_current(store).model_dump(mode="json", exclude={"created_at"})
     on_s3 = client.list_objects_v2(Bucket=BUCKET, Prefix=f"{prefix}/profiles/")["Contents"]
     assert {o["Key"].rsplit("/", 1)[1] for o in on_s3} >= {"current.json", "aggregated_v1.json"}
@@ -261,3 +269,87 @@ def test_llm_replies_are_cached_in_the_bucket_so_another_machine_pays_nothing(s3
     keys = [o["Key"] for o in boto3.client("s3", endpoint_url=s3_endpoint).list_objects_v2(
         Bucket=BUCKET, Prefix="llm-shared/cache/llm/")["Contents"]]  # fmt: skip
     assert len(keys) == 1
+
+
+class _Switch:
+    """A TCP proxy on 127.0.0.1 that black-holes connections (accepts, never answers) until `recover()`, then
+    forwards them to the real S3 server: an outage and its end."""
+
+    def __init__(self, target_port: int):
+        self.target_port, self.recovered = target_port, threading.Event()
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(32)
+        self.held: list[socket.socket] = []
+        self.live: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def recover(self) -> None:
+        self.recovered.set()
+
+    def outage(self) -> None:
+        """From now on nothing answers, kept-alive connections included."""
+        self.recovered.clear()
+        for s in self.live:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.recovered.is_set():
+                self.held.append(client)
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.live += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.listener.close()
+        for s in self.held:
+            s.close()
+
+
+def test_after_an_outage_a_retry_succeeds_and_nothing_was_lost(s3_endpoint, tmp_path):
+    """Reliability item 21: S3 black-holed -> the write fails within its timeouts, what was stored before is
+    kept; once S3 answers again the same call succeeds."""
+    switch = _Switch(int(s3_endpoint.rsplit(":", 1)[1]))
+    switch.recover()
+    store = open_store(s3_settings(switch.endpoint, tmp_path / "mirror", "outage", connect_timeout_seconds=1,
+                                   read_timeout_seconds=1, max_attempts=2))  # fmt: skip
+    store.write_bytes("training_pairs/a/before.json", b'{"kept": true}')
+    switch.outage()
+    try:
+        with pytest.raises(StorageUnavailable):
+            store.write_bytes("training_pairs/a/during.json", b"{}")
+        assert store.path("training_pairs/a/before.json").read_bytes() == b'{"kept": true}', "local copy kept"
+        switch.recover()  # S3 answers again
+        store.write_bytes("training_pairs/a/during.json", b"{}")
+    finally:
+        switch.close()
+    fresh = open_store(s3_settings(s3_endpoint, tmp_path / "other-machine", "outage"))
+    assert fresh.list("training_pairs/a") == ["training_pairs/a/before.json", "training_pairs/a/during.json"]
