@@ -1,5 +1,5 @@
 """Reliability item 25: the Dagster webserver, launched as the README says, listens on 127.0.0.1 only (it has no
-authentication)."""
+authentication), and every API key is read with dg.EnvVar when a call needs it."""
 
 from __future__ import annotations
 
@@ -54,3 +54,21 @@ def test_the_webserver_listens_on_loopback_only(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+def test_every_key_is_read_with_dg_envvar_at_call_time():
+    """Reliability item 25, second half: the resources never read a key from os.environ themselves, and never
+    take one as config (only the variable's name)."""
+    import re
+
+    from podcast_assets.resources.asr import ASRResource
+    from podcast_assets.resources.llm import LLMResource
+    from podcast_assets.resources.tts import TTSResource
+
+    for path in sorted((PROJECT_ROOT / "podcast_assets" / "resources").glob("*.py")):
+        source = path.read_text()
+        assert not re.search(r"os\.environ|os\.getenv", source), f"{path.name} reads the environment itself"
+    for resource in (ASRResource, LLMResource, TTSResource):
+        fields = set(resource.model_fields)
+        assert "api_key_env" in fields and not fields & {"api_key", "key", "token", "secret"}, resource
+        assert "dg.EnvVar(" in Path(sys.modules[resource.__module__].__file__).read_text(), resource

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -251,7 +250,7 @@ class ASRResource(dg.ConfigurableResource):
     ) -> tuple[list[TranscriptSegment], float | None, list[str]]:
         import openai
 
-        key = os.environ.get(self.api_key_env, "")
+        key = dg.EnvVar(self.api_key_env).get_value() or ""
         if not key:
             raise TranscriptionError(
                 f"no API key: environment variable {self.api_key_env} is not set",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import random
 import time
 from collections.abc import Callable
@@ -364,7 +363,7 @@ class LLMResource(dg.ConfigurableResource):
         name = self._key_env()
         if name is None:
             return NO_KEY_NEEDED
-        value = os.environ.get(name, "").strip()
+        value = (dg.EnvVar(name).get_value() or "").strip()
         if not value:
             raise LLMConfigError(
                 f"{task}: environment variable {name} (the {self.provider} API key) is not set",

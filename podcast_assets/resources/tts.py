@@ -424,7 +424,7 @@ class TTSResource(dg.ConfigurableResource):
             raise ConfigError(
                 "provider 'openai' needs tts.model", fix="set tts.model, e.g. tts-1 or gpt-4o-mini-tts"
             )
-        key = os.environ.get(self.api_key_env, "").strip()
+        key = (dg.EnvVar(self.api_key_env).get_value() or "").strip()
         if not key:
             raise ConfigError(
                 f"no API key: environment variable {self.api_key_env} is not set",
