@@ -353,3 +353,22 @@ def test_after_an_outage_a_retry_succeeds_and_nothing_was_lost(s3_endpoint, tmp_
         switch.close()
     fresh = open_store(s3_settings(s3_endpoint, tmp_path / "other-machine", "outage"))
     assert fresh.list("training_pairs/a") == ["training_pairs/a/before.json", "training_pairs/a/during.json"]
+
+
+def test_a_full_disk_under_the_mirror_is_a_clear_error_and_leaves_no_partial_file(s3_endpoint, tmp_path):
+    """Reliability item 19 for the S3 store: the download into the mirror fails half-way with ENOSPC."""
+    import errno
+
+    settings = s3_settings(s3_endpoint, tmp_path / "machine-a", "full-disk")
+    rel = open_store(settings).put_blob(b"a long podcast" * 1000, "mp3")
+    reader = open_store(settings.model_copy(update={"root": tmp_path / "machine-b"}))
+
+    def full_disk(bucket, key, filename, **kw):
+        Path(filename).write_bytes(b"a long pod")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    reader.client.download_file = full_disk
+    with pytest.raises(StorageError, match="No space left") as info:
+        reader.local(rel)
+    assert "free disk space" in str(info.value)
+    assert [p for p in (tmp_path / "machine-b").rglob("*") if p.is_file()] == [], "nothing partial in the mirror"

@@ -120,6 +120,11 @@ class S3ArtifactStore(LocalArtifactStore):
         except FileNotFoundError as exc:
             raise StorageError("artifact not found", path=self.url(rel),
                                fix="materialize the upstream asset for this pair first") from exc  # fmt: skip
+        except OSError as exc:  # the mirror's disk is full or not writable: nothing partial is left
+            raise StorageError(
+                f"could not copy {self.url(rel)} to this machine ({exc.strerror or exc})", path=path,
+                fix="free disk space where storage.root points (the local mirror), then re-run",
+            ) from exc  # fmt: skip
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
