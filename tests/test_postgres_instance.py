@@ -1,10 +1,11 @@
 """The Dagster instance on a real Postgres server (configs/dagster/postgres/dagster.yaml): a pair run, the pairs
 sensor and the aggregate sensor, with runs, events and partitions kept in Postgres. The server is
-PostgreSQL 16 from the `pgserver` wheel, started here on a Unix socket (no TCP port at all)."""
+PostgreSQL 16 from the `pgserver` wheel, started here on 127.0.0.1."""
 
 from __future__ import annotations
 
 import shutil
+import socket
 
 import dagster as dg
 import pytest
@@ -22,12 +23,22 @@ POSTGRES_SETTINGS = PROJECT_ROOT / "configs" / "dagster" / "postgres" / "dagster
 
 @pytest.fixture(scope="module")
 def postgres_url(tmp_path_factory):
+    """A real PostgreSQL 16 listening on 127.0.0.1 at a free port: pgserver makes the cluster (it starts it on a
+    Unix socket), then it is restarted on loopback TCP, as a networked database is reached."""
     pgserver = pytest.importorskip("pgserver", reason="pgserver is in the test extra: pip install -e '.[test]'")
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    from pgserver._commands import pg_ctl
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode=None)
     server.psql("CREATE DATABASE dagster;")
+    pg_ctl(["-w", "stop"], pgdata=server.pgdata, user=server.system_user)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    pg_ctl(["-w", "-o", "-h 127.0.0.1", "-o", f"-p {port}", "-o", f"-k {server.pgdata}", "-l", str(server.log),
+            "start"], pgdata=server.pgdata, user=server.system_user)  # fmt: skip
     # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; dagster-postgres ships psycopg2
-    yield server.get_uri("dagster").replace("postgresql://", "postgresql+psycopg2://", 1)
-    server.cleanup()
+    yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/dagster"
+    pg_ctl(["-w", "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
 @pytest.fixture
