@@ -44,7 +44,10 @@ class S3ArtifactStore(LocalArtifactStore):
         super().__init__(root)
         self.bucket, self.prefix = bucket, prefix.strip("/")
         self.endpoint = endpoint_url or f"s3.{region or 'default-region'}.amazonaws.com"
-        self.client = boto3.client(
+        # a session of its own: credentials are resolved from the chain when the store is opened (the default
+        # session would keep the first ones it found for the life of the process), and sessions are not shared
+        # between threads
+        self.client = boto3.session.Session().client(
             "s3",
             region_name=region,
             endpoint_url=endpoint_url,
