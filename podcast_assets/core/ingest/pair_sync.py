@@ -68,12 +68,16 @@ def save_state(store: LocalArtifactStore, plan: SyncPlan) -> str:
     newest STATES_KEPT states are kept, so a tick whose cursor was never committed still finds its state."""
     data = plan.state_json().encode()
     key = sha256_bytes(data)[:24]
+    log = _state_log(store)
+    if log[:1] == [key]:  # an unchanged state (most ticks): nothing to write
+        return key
     rel = f"{STATE_DIR}/{key}.json"
     if not store.exists(rel):
         store.write_bytes(rel, data)
-    for old in [k for k in _state_log(store) if k != key][STATES_KEPT - 1 :]:
+    others = [k for k in log if k != key]
+    for old in others[STATES_KEPT - 1 :]:
         store.delete(f"{STATE_DIR}/{old}.json")
-    store.write_bytes(STATE_LOG, "\n".join([key, *[k for k in _state_log(store) if k != key]][:STATES_KEPT]).encode())
+    store.write_bytes(STATE_LOG, "\n".join([key, *others][:STATES_KEPT]).encode())
     return key
 
 
