@@ -4,7 +4,9 @@ rendered MP4 of one, cached by the content address of everything it is drawn fro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from podcast_assets.core.analysis.alignment import analyse_and_type
@@ -23,15 +25,20 @@ REFERENCE = "reference"
 RENDER_CACHE = "video_renders"
 
 
-@dataclass(frozen=True)
+@dataclass
 class VideoSource:
     pair_id: str
     label: str
     """'reference', or the trial id whose generated podcast this is."""
     audio: Path
     transcription: TranscriptionResult
-    segments: AlignedSegments
     graph: DocumentGraph
+    load_segments: Callable[[], AlignedSegments]
+
+    @cached_property
+    def segments(self) -> AlignedSegments:
+        """The typed segments, read or analysed only when asked (sync QA needs the words, not the types)."""
+        return self.load_segments()
 
 
 def alignment_path(pair_id: str, label: str = REFERENCE) -> str:
@@ -51,7 +58,9 @@ def reference_source(store: LocalArtifactStore, pair_id: str, audio: Path) -> Vi
         label=REFERENCE,
         audio=audio,
         transcription=store.read_model(pair_record_path(pair_id, "transcription"), TranscriptionResult),
-        segments=store.read_model(pair_record_path(pair_id, "aligned_segments"), AlignedSegments),
+        load_segments=lambda: store.read_model(
+            pair_record_path(pair_id, "aligned_segments"), AlignedSegments
+        ),
         graph=store.read_model(pair_record_path(pair_id, "document_graph"), DocumentGraph),
     )
 
@@ -95,7 +104,7 @@ def trial_source(store: LocalArtifactStore, pair_id: str, trial_id: str) -> Vide
         label=trial_id,
         audio=store.local(item.audio_path),
         transcription=transcript,
-        segments=analyse_and_type(pair_id, transcript, graph),
+        load_segments=lambda: analyse_and_type(pair_id, transcript, graph),
         graph=graph,
     )
 
@@ -105,16 +114,19 @@ def figure_files(store: LocalArtifactStore, graph: DocumentGraph) -> dict[str, P
 
 
 def render_key(
-    source: VideoSource, alignment: VisualAlignment, settings: VideoSettings, store: LocalArtifactStore
+    source: VideoSource, alignment: VisualAlignment, settings: VideoSettings, figures: dict[str, Path]
 ) -> str:
     """Content address of a rendered video: the renderer, the alignment, the audio's bytes, the figures' bytes
-    and the render settings (not the sync settings)."""
-    figures = sorted(
-        (fid, sha256_file(p) if p.is_file() else None) for fid, p in figure_files(store, source.graph).items()
-    )
+    (`figures`: figure_files) and the render settings (not the sync settings)."""
+    figure_hashes = sorted((fid, sha256_file(p) if p.is_file() else None) for fid, p in figures.items())
     render = settings.model_dump(exclude={"sync_tolerance_seconds", "sync_threshold"})
     return cache_key(
-        RENDERER, alignment.model_dump_json(), sha256_file(source.audio), figures, render, source.graph.title
+        RENDERER,
+        alignment.model_dump_json(),
+        sha256_file(source.audio),
+        figure_hashes,
+        render,
+        source.graph.title,
     )
 
 
@@ -128,14 +140,15 @@ def render_source(
 ) -> tuple[RenderReport, bool]:
     """The MP4 of `alignment` over the source's audio, in the store under its content address: (report, True)
     when rendered now, (report, False) when an earlier render of the same inputs is still whole."""
-    key = render_key(source, alignment, settings, store)
+    figures = figure_files(store, source.graph)
+    key = render_key(source, alignment, settings, figures)
     cached = store.cached_model(RENDER_CACHE, key, RenderReport)
     if cached is not None and store.exists(cached.path):
         store.local(cached.path)
         return cached, False
     rel = f"videos/{source.pair_id}/{source.label}-{key[:16]}.mp4"
     result = render_video(
-        alignment, source.graph, figure_files(store, source.graph), source.audio, store.path(rel), settings,
+        alignment, source.graph, figures, source.audio, store.path(rel), settings,
         progress=progress,
     )  # fmt: skip
     store.publish(rel)
