@@ -1,0 +1,586 @@
+"""The review store: one SQLite row per transcript segment of every pair, with its audio clip, the recogniser's
+text and word confidences, the text a person settled on, whether it is reviewed (and trained on), timestamps,
+and the history of every edit.
+
+- The schema is versioned (`PRAGMA user_version`) and migrates forward, one step at a time, in one transaction
+  each; a database made by a newer release is refused rather than half-read.
+- Each entry carries a `version` that every change increments: a save names the version it edited, and a save
+  of an older version (another tab saved first) is a `ReviewConflict`, never a silent overwrite.
+- Filling from a new transcript never touches a reviewed entry's text; unreviewed entries take the new text.
+- Every operation opens its own connection with a busy timeout, so a server thread never shares one, and a
+  database that is locked or read-only is a `ReviewStoreUnavailable` naming the file, with nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from podcast_assets.core.errors import PodcastAssetsError
+from podcast_assets.core.review.audio import Clip, clip_samples, wav_bytes
+from podcast_assets.core.review.corrections import Correction
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: entries and their edit history
+    """
+    CREATE TABLE entries (
+        id INTEGER PRIMARY KEY,
+        pair_id TEXT NOT NULL,
+        audio_sha256 TEXT NOT NULL,
+        segment_index INTEGER NOT NULL,
+        start REAL NOT NULL,
+        end REAL NOT NULL,
+        asr_text TEXT NOT NULL,
+        reviewed_text TEXT,
+        words TEXT NOT NULL,
+        audio BLOB,
+        audio_blob_sha256 TEXT,
+        sample_rate INTEGER NOT NULL DEFAULT 16000,
+        is_reviewed INTEGER NOT NULL DEFAULT 0,
+        is_trained INTEGER NOT NULL DEFAULT 0,
+        is_deleted INTEGER NOT NULL DEFAULT 0,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        reviewed_at TEXT,
+        UNIQUE (pair_id, audio_sha256, start, end)
+    );
+    CREATE INDEX entries_by_pair ON entries (pair_id, start);
+    CREATE TABLE edits (
+        id INTEGER PRIMARY KEY,
+        entry_id INTEGER NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        action TEXT NOT NULL,
+        old_text TEXT,
+        new_text TEXT
+    );
+    CREATE INDEX edits_by_entry ON edits (entry_id);
+    """,
+    # 2: the active review order (priority), the paper's terms near each segment, and the waveform and volume
+    """
+    ALTER TABLE entries ADD COLUMN priority REAL NOT NULL DEFAULT 0;
+    ALTER TABLE entries ADD COLUMN key_terms TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE entries ADD COLUMN peaks TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE entries ADD COLUMN rms_dbfs REAL;
+    ALTER TABLE entries ADD COLUMN peak_dbfs REAL;
+    CREATE INDEX entries_by_priority ON entries (is_deleted, is_reviewed, priority DESC);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+Status = Literal["all", "unreviewed", "reviewed", "deleted"]
+Order = Literal["active", "time"]
+_STATUS_SQL = {
+    "all": "is_deleted = 0",
+    "unreviewed": "is_deleted = 0 AND is_reviewed = 0",
+    "reviewed": "is_deleted = 0 AND is_reviewed = 1",
+    "deleted": "is_deleted = 1",
+}
+_ORDER_SQL = {"active": "priority DESC, pair_id, start", "time": "pair_id, start"}
+_LIST_COLUMNS = (
+    "id, pair_id, segment_index, start, end, asr_text, reviewed_text, words, is_reviewed, is_trained, is_deleted, "
+    "version, created_at, updated_at, reviewed_at, priority, key_terms, peaks, rms_dbfs, peak_dbfs, audio_sha256"
+)
+
+
+class ReviewStoreError(PodcastAssetsError):
+    """The review store cannot be opened or does not hold what was asked."""
+
+
+class ReviewStoreUnavailable(ReviewStoreError):
+    """The database is locked by another process or cannot be written: may succeed later."""
+
+    retryable = True
+
+
+class EntryNotFound(ReviewStoreError):
+    pass
+
+
+class ReviewConflict(ReviewStoreError):
+    """The entry changed since the version the caller edited."""
+
+    def __init__(self, message: str, current: dict[str, Any]):
+        super().__init__(message)
+        self.current = current
+
+
+class InvalidText(ReviewStoreError):
+    pass
+
+
+@dataclass(frozen=True)
+class FillSegment:
+    """One transcript segment as the recogniser gave it, with its clip and priority."""
+
+    index: int
+    start: float
+    end: float
+    text: str
+    words: list[tuple[str, float, float, float]]
+    """(word, start, end, confidence)"""
+    clip: Clip
+    priority: float
+    key_terms: list[str]
+
+
+@dataclass(frozen=True)
+class FillReport:
+    inserted: int
+    updated: int
+    kept_reviewed: int
+    removed: int
+    entries: int
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class ReviewStore:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 5.0, max_chars_per_second: float = 35.0):
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self.max_chars_per_second = max_chars_per_second
+        self._migrated = False
+
+    # ------------------------------------------------------------------ connection and schema
+
+    def _unavailable(self, exc: sqlite3.Error) -> ReviewStoreError:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return ReviewStoreUnavailable(
+                f"the review database is locked by another process ({text}); nothing was changed",
+                path=self.path,
+                fix=f"try again when the other writer is done (waited {self.busy_timeout:g} s)",
+            )
+        if "readonly" in text or "read-only" in text:
+            return ReviewStoreUnavailable(
+                f"the review database cannot be written ({text}); nothing was changed",
+                path=self.path,
+                fix="give this user write access to the file and its folder, or point review.db elsewhere",
+            )
+        return ReviewStoreError(
+            f"the review database failed: {text}", path=self.path, fix="check the file and its folder"
+        )
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self._migrate()
+        try:
+            connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+        connection.row_factory = sqlite3.Row
+        try:
+            connection.execute("PRAGMA foreign_keys = ON")
+            yield connection
+        except sqlite3.OperationalError as exc:
+            raise self._unavailable(exc) from exc
+        finally:
+            connection.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside one immediate transaction: committed whole or rolled back whole."""
+        with self._connect() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        if self._migrated:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            try:
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise ReviewStoreError(
+                        f"the review database has schema version {version}, newer than this release knows ({SCHEMA_VERSION})",
+                        path=self.path,
+                        fix="upgrade podcast-assets, or point review.db at another file",
+                    )
+                for number in range(version + 1, SCHEMA_VERSION + 1):
+                    connection.execute("BEGIN IMMEDIATE")
+                    try:
+                        for statement in filter(str.strip, MIGRATIONS[number - 1].split(";")):
+                            connection.execute(statement)
+                        connection.execute(f"PRAGMA user_version = {number}")
+                    except BaseException:
+                        connection.execute("ROLLBACK")
+                        raise
+                    connection.execute("COMMIT")
+            finally:
+                connection.close()
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+        self._migrated = True
+
+    def schema_version(self) -> int:
+        with self._connect() as connection:
+            return connection.execute("PRAGMA user_version").fetchone()[0]
+
+    # ------------------------------------------------------------------ filling from transcripts
+
+    def fill(self, pair_id: str, audio_sha256: str, segments: Sequence[FillSegment]) -> FillReport:
+        """Make the pair's entries those of this transcript. Reviewed entries keep their text (and stay, even when
+        the recogniser now cuts the audio differently); unreviewed ones take the new text, clip and priority;
+        unreviewed entries of segments that no longer exist are removed. Deleted entries stay deleted."""
+        now = _now()
+        inserted = updated = kept = 0
+        with self._write() as db:
+            existing = {
+                (row["start"], row["end"]): row
+                for row in db.execute(
+                    "SELECT id, start, end, is_reviewed, is_deleted FROM entries WHERE pair_id = ? AND audio_sha256 = ?",
+                    (pair_id, audio_sha256),
+                )
+            }
+            reviewed_spans = [(r["start"], r["end"]) for r in existing.values() if r["is_reviewed"]]
+            seen: set[int] = set()
+            for s in segments:
+                start, end = round(s.start, 3), round(s.end, 3)
+                common = (
+                    s.index,
+                    json.dumps(s.words),
+                    s.clip.flac,
+                    s.clip.sha256,
+                    s.priority,
+                    json.dumps(s.key_terms),
+                    json.dumps(s.clip.peaks),
+                    s.clip.rms_dbfs,
+                    s.clip.peak_dbfs,
+                )
+                row = existing.get((start, end))
+                if row is not None:
+                    seen.add(row["id"])
+                    if row["is_reviewed"]:
+                        # the text is the person's; the clip and figures may be cut again (a damaged clip is repaired)
+                        db.execute(
+                            "UPDATE entries SET audio = ?, audio_blob_sha256 = ?, peaks = ?, rms_dbfs = ?, peak_dbfs = ? "
+                            "WHERE id = ?",
+                            (
+                                s.clip.flac,
+                                s.clip.sha256,
+                                json.dumps(s.clip.peaks),
+                                s.clip.rms_dbfs,
+                                s.clip.peak_dbfs,
+                                row["id"],
+                            ),
+                        )
+                        kept += 1
+                    else:
+                        db.execute(
+                            "UPDATE entries SET segment_index = ?, words = ?, audio = ?, audio_blob_sha256 = ?, priority = ?, "
+                            "key_terms = ?, peaks = ?, rms_dbfs = ?, peak_dbfs = ?, asr_text = ?, updated_at = ? WHERE id = ?",
+                            (*common, s.text.strip(), now, row["id"]),
+                        )
+                        updated += 1
+                    continue
+                if any(start < r_end and r_start < end for r_start, r_end in reviewed_spans):
+                    continue  # a reviewed entry already covers this stretch of audio
+                db.execute(
+                    "INSERT INTO entries (pair_id, audio_sha256, start, end, asr_text, segment_index, words, audio, "
+                    "audio_blob_sha256, priority, key_terms, peaks, rms_dbfs, peak_dbfs, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (pair_id, audio_sha256, start, end, s.text.strip(), *common, now, now),
+                )
+                inserted += 1
+            stale = [
+                r["id"]
+                for r in existing.values()
+                if r["id"] not in seen and not r["is_reviewed"] and not r["is_deleted"]
+            ]
+            db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in stale])
+            total = db.execute(
+                "SELECT COUNT(*) FROM entries WHERE pair_id = ? AND is_deleted = 0", (pair_id,)
+            ).fetchone()[0]
+        return FillReport(inserted, updated, kept, len(stale), total)
+
+    # ------------------------------------------------------------------ reading
+
+    def _entry(self, row: sqlite3.Row) -> dict[str, Any]:
+        words = [
+            {"word": w, "start": s, "end": e, "probability": p} for w, s, e, p in json.loads(row["words"])
+        ]
+        text = row["reviewed_text"] if row["reviewed_text"] is not None else row["asr_text"]
+        return {
+            "id": row["id"],
+            "pair_id": row["pair_id"],
+            "segment_index": row["segment_index"],
+            "start": row["start"],
+            "end": row["end"],
+            "duration": round(row["end"] - row["start"], 3),
+            "asr_text": row["asr_text"],
+            "reviewed_text": row["reviewed_text"],
+            "text": text,
+            "words": words,
+            "mean_confidence": round(sum(w["probability"] for w in words) / len(words), 3) if words else None,
+            "is_reviewed": bool(row["is_reviewed"]),
+            "is_trained": bool(row["is_trained"]),
+            "is_deleted": bool(row["is_deleted"]),
+            "version": row["version"],
+            "priority": row["priority"],
+            "key_terms": json.loads(row["key_terms"]),
+            "peaks": json.loads(row["peaks"]),
+            "rms_dbfs": row["rms_dbfs"],
+            "peak_dbfs": row["peak_dbfs"],
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+            "reviewed_at": row["reviewed_at"],
+            "max_chars": self.max_chars(row["end"] - row["start"]),
+        }
+
+    def list_entries(
+        self,
+        *,
+        pair_id: str | None = None,
+        status: Status = "all",
+        order: Order = "active",
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of entries (without their history) and how many match in all."""
+        where = _STATUS_SQL[status] + (" AND pair_id = ?" if pair_id else "")
+        args: tuple[Any, ...] = (pair_id,) if pair_id else ()
+        with self._connect() as db:
+            total = db.execute(f"SELECT COUNT(*) FROM entries WHERE {where}", args).fetchone()[0]
+            rows = db.execute(
+                f"SELECT {_LIST_COLUMNS} FROM entries WHERE {where} ORDER BY {_ORDER_SQL[order]} LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
+        return [self._entry(r) for r in rows], total
+
+    def get(self, entry_id: int, *, history: bool = True) -> dict[str, Any]:
+        with self._connect() as db:
+            row = db.execute(f"SELECT {_LIST_COLUMNS} FROM entries WHERE id = ?", (entry_id,)).fetchone()
+            if row is None:
+                raise EntryNotFound(f"no review entry {entry_id}")
+            entry = self._entry(row)
+            if history:
+                entry["history"] = [
+                    dict(r)
+                    for r in db.execute(
+                        "SELECT at, action, old_text, new_text FROM edits WHERE entry_id = ? ORDER BY id",
+                        (entry_id,),
+                    )
+                ]
+        return entry
+
+    def next_entry(
+        self,
+        after_id: int | None,
+        *,
+        pair_id: str | None = None,
+        status: Status = "unreviewed",
+        order: Order = "active",
+        backwards: bool = False,
+    ) -> dict[str, Any] | None:
+        """The entry after (or before) `after_id` in this order among the entries the filter selects; the first
+        when `after_id` is None. `after_id` itself keeps its place even when it no longer matches the filter
+        (after a save & next, the reviewed entry has left the unreviewed ones), so review goes on from there."""
+        where = _STATUS_SQL[status] + (" AND pair_id = ?" if pair_id else "")
+        args: tuple[Any, ...] = (pair_id,) if pair_id else ()
+        if after_id is not None:
+            where, args = f"({where}) OR id = ?", (*args, after_id)
+        with self._connect() as db:
+            ids = [
+                r[0]
+                for r in db.execute(
+                    f"SELECT id FROM entries WHERE {where} ORDER BY {_ORDER_SQL[order]}", args
+                )
+            ]
+        if backwards:
+            ids.reverse()
+        if after_id is not None and after_id in ids:
+            ids = ids[ids.index(after_id) + 1 :]
+        return self.get(ids[0], history=False) if ids else None
+
+    def stats(self, pair_id: str | None = None) -> dict[str, Any]:
+        where, args = ("WHERE pair_id = ?", (pair_id,)) if pair_id else ("", ())
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT pair_id, COUNT(*) FILTER (WHERE is_deleted = 0) AS total, "
+                "COUNT(*) FILTER (WHERE is_deleted = 0 AND is_reviewed = 1) AS reviewed, "
+                "COUNT(*) FILTER (WHERE is_deleted = 1) AS deleted, "
+                "COUNT(*) FILTER (WHERE is_deleted = 0 AND is_reviewed = 1 AND is_trained = 0) AS ready_for_training, "
+                "COALESCE(SUM(end - start) FILTER (WHERE is_deleted = 0 AND is_reviewed = 1), 0) AS reviewed_seconds "
+                f"FROM entries {where} GROUP BY pair_id ORDER BY pair_id",
+                args,
+            ).fetchall()
+        pairs = [dict(r) for r in rows]
+        total = sum(p["total"] for p in pairs)
+        reviewed = sum(p["reviewed"] for p in pairs)
+        return {
+            "total": total,
+            "reviewed": reviewed,
+            "unreviewed": total - reviewed,
+            "deleted": sum(p["deleted"] for p in pairs),
+            "ready_for_training": sum(p["ready_for_training"] for p in pairs),
+            "reviewed_seconds": round(sum(p["reviewed_seconds"] for p in pairs), 1),
+            "percent": round(100 * reviewed / total, 1) if total else 0.0,
+            "pairs": pairs,
+        }
+
+    def audio_wav(self, entry_id: int) -> bytes:
+        """The entry's clip as WAV; ClipError when this entry's clip is damaged (other entries are unaffected)."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT audio, audio_blob_sha256 FROM entries WHERE id = ?", (entry_id,)
+            ).fetchone()
+        if row is None:
+            raise EntryNotFound(f"no review entry {entry_id}")
+        return wav_bytes(
+            clip_samples(row["audio"], row["audio_blob_sha256"], what=f"review entry {entry_id}")
+        )
+
+    # ------------------------------------------------------------------ changing
+
+    def max_chars(self, duration: float) -> int:
+        """The longest text a segment of this length could hold (speech is about 15 characters a second)."""
+        return int(40 + self.max_chars_per_second * max(duration, 0.0))
+
+    def check_text(self, text: str, duration: float) -> str:
+        cleaned = " ".join(text.split())
+        if not cleaned:
+            raise InvalidText(
+                "the text is empty; type what is said, or Delete the entry if nothing usable is said"
+            )
+        limit = self.max_chars(duration)
+        if len(cleaned) > limit:
+            raise InvalidText(
+                f"the text has {len(cleaned):,} characters, more than a {duration:.1f} s segment could hold "
+                f"(at most {limit:,}); check that it belongs to this segment"
+            )
+        return cleaned
+
+    def _row_for_change(self, db: sqlite3.Connection, entry_id: int, version: int | None) -> sqlite3.Row:
+        row = db.execute(f"SELECT {_LIST_COLUMNS} FROM entries WHERE id = ?", (entry_id,)).fetchone()
+        if row is None:
+            raise EntryNotFound(f"no review entry {entry_id}")
+        if version is not None and row["version"] != version:
+            raise ReviewConflict(
+                f"entry {entry_id} was changed elsewhere (you edited version {version}, it is now version {row['version']}); "
+                "reload it, then apply your change again",
+                current=self._entry(row),
+            )
+        return row
+
+    def save(
+        self, entry_id: int, text: str, *, version: int | None, reviewed: bool | None = None
+    ) -> dict[str, Any]:
+        """Set the entry's text (and, when `reviewed` is given, its reviewed flag) if it is still at `version`."""
+        now = _now()
+        with self._write() as db:
+            row = self._row_for_change(db, entry_id, version)
+            cleaned = self.check_text(text, row["end"] - row["start"])
+            old = row["reviewed_text"] if row["reviewed_text"] is not None else row["asr_text"]
+            is_reviewed = row["is_reviewed"] if reviewed is None else int(reviewed)
+            db.execute(
+                "UPDATE entries SET reviewed_text = ?, is_reviewed = ?, is_deleted = 0, version = version + 1, "
+                "updated_at = ?, reviewed_at = CASE WHEN ? THEN ? ELSE reviewed_at END WHERE id = ?",
+                (cleaned, is_reviewed, now, is_reviewed and not row["is_reviewed"], now, entry_id),
+            )
+            if cleaned != old:
+                db.execute(
+                    "INSERT INTO edits (entry_id, at, action, old_text, new_text) VALUES (?, ?, 'edit', ?, ?)",
+                    (entry_id, now, old, cleaned),
+                )
+            if is_reviewed != row["is_reviewed"]:
+                db.execute(
+                    "INSERT INTO edits (entry_id, at, action) VALUES (?, ?, ?)",
+                    (entry_id, now, "reviewed" if is_reviewed else "unreviewed"),
+                )
+        return self.get(entry_id)
+
+    def mark_reviewed(self, entry_id: int, *, version: int | None, reviewed: bool = True) -> dict[str, Any]:
+        """Mark the entry reviewed (its current text, as shown, is right) or back to unreviewed."""
+        now = _now()
+        with self._write() as db:
+            row = self._row_for_change(db, entry_id, version)
+            if bool(row["is_reviewed"]) != reviewed:
+                db.execute(
+                    "UPDATE entries SET is_reviewed = ?, is_deleted = 0, version = version + 1, updated_at = ?, "
+                    "reviewed_at = CASE WHEN ? THEN ? ELSE reviewed_at END, "
+                    "reviewed_text = COALESCE(reviewed_text, asr_text) WHERE id = ?",
+                    (int(reviewed), now, reviewed, now, entry_id),
+                )
+                db.execute(
+                    "INSERT INTO edits (entry_id, at, action) VALUES (?, ?, ?)",
+                    (entry_id, now, "reviewed" if reviewed else "unreviewed"),
+                )
+        return self.get(entry_id)
+
+    def delete(self, entry_id: int, *, version: int | None) -> None:
+        """Drop the entry from review and training (kept in the file, flagged, so a new fill does not bring it
+        back); its segment keeps the recogniser's text in the transcript."""
+        now = _now()
+        with self._write() as db:
+            row = self._row_for_change(db, entry_id, version)
+            if not row["is_deleted"]:
+                db.execute(
+                    "UPDATE entries SET is_deleted = 1, is_reviewed = 0, version = version + 1, updated_at = ? WHERE id = ?",
+                    (now, entry_id),
+                )
+                db.execute(
+                    "INSERT INTO edits (entry_id, at, action) VALUES (?, ?, 'deleted')", (entry_id, now)
+                )
+
+    # ------------------------------------------------------------------ what flows into the graph
+
+    def corrections(self, pair_id: str, audio_sha256: str) -> list[Correction]:
+        """The pair's reviewed segments of this podcast audio, in time order."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT start, end, reviewed_text FROM entries WHERE pair_id = ? AND audio_sha256 = ? "
+                "AND is_reviewed = 1 AND is_deleted = 0 ORDER BY start",
+                (pair_id, audio_sha256),
+            ).fetchall()
+        return [Correction(r["start"], r["end"], r["reviewed_text"]) for r in rows]
+
+    def review_states(self, pair_id: str | None = None) -> dict[str, tuple[str, str]]:
+        """Per pair with reviewed entries (or only `pair_id`): (fingerprint of its reviewed text, time of its
+        newest change). The fingerprint changes exactly when the pair's reviewed segments change."""
+        where, args = ("AND pair_id = ?", (pair_id,)) if pair_id else ("", ())
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT pair_id, audio_sha256, start, end, reviewed_text, updated_at FROM entries "
+                f"WHERE is_reviewed = 1 AND is_deleted = 0 {where} ORDER BY pair_id, audio_sha256, start",
+                args,
+            ).fetchall()
+        grouped: dict[str, list[sqlite3.Row]] = {}
+        for row in rows:
+            grouped.setdefault(row["pair_id"], []).append(row)
+        return {
+            pair: (
+                corrections_fingerprint(
+                    [
+                        (r["audio_sha256"], Correction(r["start"], r["end"], r["reviewed_text"]))
+                        for r in pair_rows
+                    ]
+                ),
+                max(r["updated_at"] for r in pair_rows),
+            )
+            for pair, pair_rows in grouped.items()
+        }
+
+
+def corrections_fingerprint(items: Sequence[tuple[str, Correction]]) -> str:
+    """Content hash of (audio, reviewed segment) pairs: what a pair's transcript was corrected with."""
+    digest = hashlib.sha256()
+    for audio, c in sorted(items, key=lambda x: (x[0], x[1].start)):
+        digest.update(f"{audio}|{c.start:.3f}|{c.end:.3f}|{c.text}\n".encode())
+    return digest.hexdigest()[:24]
