@@ -12,7 +12,8 @@ from podcast_assets.defs.analysis import (
     style_profiles,
 )
 from podcast_assets.defs.ingest import document_graphs, transcriptions
-from podcast_assets.defs.jobs import aggregate_job, pair_pipeline, video_job, visuals_job
+from podcast_assets.defs.jobs import aggregate_job, apply_reviews_job, pair_pipeline, video_job, visuals_job
+from podcast_assets.defs.review import review_entries, review_sensor
 from podcast_assets.defs.sensors import aggregate_sensor, training_pairs_sensor
 from podcast_assets.defs.training import (
     refinement_sensor,
@@ -28,6 +29,7 @@ from podcast_assets.resources.llm import LLMResource
 from podcast_assets.resources.pairs import PairsResource
 from podcast_assets.resources.pdf import PdfExtractorResource
 from podcast_assets.resources.profiles import DepthTargetConfig, ProfileSettingsResource
+from podcast_assets.resources.review import ReviewStoreResource
 from podcast_assets.resources.storage import ArtifactStoreResource
 from podcast_assets.resources.training import TrainingResource
 from podcast_assets.resources.tts import TTSResource
@@ -63,6 +65,7 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
         "tts": TTSResource.from_settings(config.tts),
         "training": TrainingResource.from_config(config),
         "video": VideoResource.from_config(config),
+        "review": ReviewStoreResource.from_config(config),
         "profile_settings": ProfileSettingsResource(
             depth_targets={name: DepthTargetConfig(**target.model_dump()) for name, target in config.depth_targets.items()}
         ),
@@ -76,12 +79,12 @@ def build_definitions(
     return dg.Definitions(
         loggers=loggers,
         assets=[
-            *(document_graphs, transcriptions, aligned_segments, structure_profiles, style_profiles),
+            *(document_graphs, transcriptions, review_entries, aligned_segments, structure_profiles, style_profiles),
             *(aggregated_profile, trial_results, training_summary),
             *(visual_alignments, sync_qa, videos),
         ],
-        jobs=[pair_pipeline, aggregate_job, trial_job, summary_job, visuals_job, video_job],
-        sensors=[training_pairs_sensor, aggregate_sensor, trial_complete_sensor, refinement_sensor],
+        jobs=[pair_pipeline, aggregate_job, trial_job, summary_job, visuals_job, video_job, apply_reviews_job],
+        sensors=[training_pairs_sensor, aggregate_sensor, trial_complete_sensor, refinement_sensor, review_sensor],
         resources=build_resources(config),
     )
 

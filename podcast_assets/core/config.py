@@ -265,6 +265,21 @@ class VideoSettings(Settings):
         return self
 
 
+class ReviewSettings(Settings):
+    """Transcript review: where the review store lives, where `podcast-assets review` serves, and what it accepts."""
+
+    db: Path | None = Field(default=None, description="The review database (default: <storage.root>/review/review.sqlite).")
+    host: str = Field(default="127.0.0.1", description="Address the review page listens on (loopback: this machine only).")
+    port: int = Field(default=8080, ge=0, le=65535)
+    busy_timeout_seconds: float = Field(default=5.0, gt=0, description="How long a save waits for another writer.")
+    max_chars_per_second: float = Field(
+        default=35.0, gt=0, description="Text longer than 40 + this many characters per second of audio is refused."
+    )
+    settle_seconds: float = Field(
+        default=60.0, ge=0, description="The review sensor applies a pair's corrections once none changed for this long."
+    )
+
+
 class PipelineConfig(Settings):
     version: Literal[1] = 1
     pairs_dir: Path = Path("examples/pairs")
@@ -278,6 +293,7 @@ class PipelineConfig(Settings):
     convergence: ConvergenceSettings = Field(default_factory=ConvergenceSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
     depth_targets: dict[Literal["overview", "standard", "deep_dive", "comprehensive"], DepthTarget] = Field(
         default_factory=_default_depths
     )
@@ -285,10 +301,13 @@ class PipelineConfig(Settings):
 
     def resolved(self, base: Path) -> PipelineConfig:
         """A copy whose relative paths are made absolute against `base`."""
+        root = (base / self.storage.root).resolve()
+        db = (base / self.review.db).resolve() if self.review.db else root / "review" / "review.sqlite"
         return self.model_copy(
             update={
                 "pairs_dir": (base / self.pairs_dir).resolve(),
-                "storage": self.storage.model_copy(update={"root": (base / self.storage.root).resolve()}),
+                "storage": self.storage.model_copy(update={"root": root}),
+                "review": self.review.model_copy(update={"db": db}),
             }
         )
 

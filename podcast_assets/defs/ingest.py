@@ -7,6 +7,7 @@ import dagster as dg
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.ingest.pdf import EXTRACTOR_VERSION, attach_figure_images
 from podcast_assets.core.previews import png_markdown, png_thumbnail, transcript_preview_markdown
+from podcast_assets.core.review.corrections import apply_reviews
 from podcast_assets.core.storage import cache_key, pair_record_path
 from podcast_assets.defs.failures import user_errors_fail_the_partition
 from podcast_assets.defs.pair_state import MANIFEST_TAG
@@ -14,7 +15,11 @@ from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.resources.asr import ASRResource
 from podcast_assets.resources.pairs import PairsResource
 from podcast_assets.resources.pdf import PdfExtractorResource
+from podcast_assets.resources.review import ReviewStoreResource
 from podcast_assets.resources.storage import ArtifactStoreResource
+
+REVIEW_FINGERPRINT = "review_fingerprint"
+"""Materialization metadata of `transcriptions`: which reviewed segments it applied (empty: none)."""
 
 
 def document_graph_path(pair_id: str) -> str:
@@ -100,9 +105,11 @@ def transcriptions(
     pairs: PairsResource,
     asr: ASRResource,
     artifacts: ArtifactStoreResource,
+    review: ReviewStoreResource,
 ) -> dg.MaterializeResult:
-    """The podcast as text with word timestamps and confidences, segments, duration and language.
-    Cached by audio content, recogniser and options, so a re-run costs nothing."""
+    """The podcast as text with word timestamps and confidences, segments, duration and language, with the
+    segments a person reviewed (`podcast-assets review`) in place of the recogniser's text. Recognition is cached
+    by audio content, recogniser and options, so a re-run costs nothing."""
     pair_id = context.partition_key
     store = artifacts.open()
     with user_errors_fail_the_partition():
@@ -122,7 +129,10 @@ def transcriptions(
             context.log.info(f"transcribing {audio} with {asr.provider}:{asr.model}")
             return asr.transcribe(audio, language=language, progress=progress)
 
-        result, cached = store.get_or_create("transcriptions", key, TranscriptionResult, transcribe)
+        recognised, cached = store.get_or_create("transcriptions", key, TranscriptionResult, transcribe)
+        reviews = review.open()
+        review_state = reviews.review_states(pair_id).get(pair_id)
+        result, summary = apply_reviews(recognised, reviews.corrections(pair_id, recognised.audio_sha256))
         rel = store.write_model(transcription_path(pair_id), result)
 
     words = result.words
@@ -140,7 +150,19 @@ def transcriptions(
         "mean_confidence": round(result.mean_confidence, 3),
         "real_time_factor": round(result.duration / result.processing_seconds, 1) if result.processing_seconds else 0.0,
         "preview": dg.MetadataValue.md(transcript_preview_markdown(result)),
+        REVIEW_FINGERPRINT: review_state[0] if review_state else "",
+        "reviewed_segments": summary.reviewed_segments,
+        "reviewed_segments_changed": summary.changed_segments,
     }
+    if summary.reviewed_segments:
+        # the recogniser's word error rate against what people settled on, over the reviewed segments
+        metadata["review_word_error_rate"] = summary.word_error_rate
+        context.log.info(
+            f"{pair_id}: {summary.reviewed_segments} reviewed segment(s) applied, {summary.changed_segments} changed; "
+            f"recogniser WER on them {summary.word_error_rate:.1%}"
+        )
+    if summary.unmatched:
+        metadata["reviewed_segments_unmatched"] = summary.unmatched
     if result.warnings:
         metadata["warnings"] = dg.MetadataValue.md("\n".join(f"- {w}" for w in result.warnings))
     return dg.MaterializeResult(metadata=metadata)

@@ -10,10 +10,11 @@ PAIR_JOB_NAME = "pair_pipeline"
 AGGREGATE_JOB_NAME = "aggregate_pairs"
 VIDEO_JOB_NAME = "render_video"
 VISUALS_JOB_NAME = "align_visuals"
+APPLY_REVIEWS_JOB_NAME = "apply_reviews"
 
 pair_pipeline = dg.define_asset_job(
     PAIR_JOB_NAME,
-    selection=dg.AssetSelection.groups("ingest", "analysis", "video")
+    selection=dg.AssetSelection.groups("ingest", "review", "analysis", "video")
     - dg.AssetSelection.assets("aggregated_profile", "videos"),
     description="Every per-pair asset for one training pair (but its video, rendered on demand).",
 )
@@ -34,4 +35,15 @@ video_job = dg.define_asset_job(
     VIDEO_JOB_NAME,
     selection=dg.AssetSelection.assets("videos"),
     description="Render one pair's video (run config `ops.videos.config.source`: reference, best or a trial id).",
+)
+
+apply_reviews_job = dg.define_asset_job(
+    APPLY_REVIEWS_JOB_NAME,
+    selection=(
+        dg.AssetSelection.assets("transcriptions").downstream()
+        & dg.AssetSelection.groups("ingest", "review", "analysis", "video")
+    )
+    - dg.AssetSelection.assets("aggregated_profile", "videos"),
+    description="Apply one pair's reviewed transcript segments: its transcription and every per-pair asset made from "
+    "it (not its paper, not other pairs; the aggregate sensor re-learns the profile afterwards).",
 )
