@@ -212,6 +212,7 @@ def test_review_apply_from_the_command_line_and_a_new_run_keeps_the_review(proje
 
     out = subprocess.run(
         [str(BIN / "podcast-assets"), "review", "apply"],
+        check=False,
         cwd=root,
         env=env,
         capture_output=True,
@@ -239,6 +240,7 @@ def test_review_apply_from_the_command_line_and_a_new_run_keeps_the_review(proje
     assert store.get(entry["id"])["text"] == "Hello and welcome, this line was typed by a reviewer."
     nothing = subprocess.run(
         [str(BIN / "podcast-assets"), "review", "apply"],
+        check=False,
         cwd=root,
         env=env,
         capture_output=True,
