@@ -57,6 +57,8 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
             api_key_env=asr.api_key_env,
             max_audio_seconds=asr.max_audio_seconds,
             first_minute_check=asr.first_minute_check,
+            paper_vocabulary=asr.paper_vocabulary,
+            vocabulary_terms=asr.vocabulary_terms,
         ),
         "llm": LLMResource.from_settings(
             config.llm, cache_dir=str(config.storage.root / "cache" / "llm"), budget_usd=config.training.budget_usd,

@@ -370,3 +370,28 @@ def test_local_real_podcast_matches_its_tts_script():
     assert word_error_rate(script, result.text) <= 0.10
     assert result.duration == pytest.approx(193.3, abs=0.5) and result.mean_confidence > 0.8
     assert result.words[-1].end <= result.duration + 0.05
+
+
+def test_paper_vocabulary_reaches_the_recogniser_as_hotwords_and_is_recorded(monkeypatch):
+    path, reference = _jfk()
+    seen = {}
+    original = asr._local_model
+
+    def spy(*args):
+        model = original(*args)
+
+        class Spy:
+            def __getattr__(self, name):
+                return getattr(model, name)
+
+            def transcribe(self, samples, **options):
+                seen.setdefault("hotwords", options.get("hotwords"))
+                return model.transcribe(samples, **options)
+
+        return Spy()
+
+    monkeypatch.setattr(asr, "_local_model", spy)
+    result = ASRResource().transcribe(path, vocabulary=["Americans", "torch"])
+    assert seen["hotwords"] == "Americans, torch"
+    assert result.options["vocabulary"] == "Americans, torch"
+    assert word_error_rate(clean_reference_script(reference), result.text) < 0.25

@@ -74,3 +74,26 @@ def time_weighted_typing_accuracy(
     total = sum(per_label.values())
     majority, count = per_label.most_common(1)[0]
     return TypingScore(hits / total, majority, count / total, {k: n * step for k, n in sorted(confusion.items())})
+
+
+def term_errors(reference: str, hypothesis: str, terms: Sequence[str]) -> tuple[int, int]:
+    """(term occurrences in the reference the hypothesis gets wrong, term occurrences in the reference).
+
+    Each occurrence of a term (its normalised words, in order) in the reference counts once; it is right when
+    every one of its words is matched, word for word, by the alignment of the two texts (the alignment behind
+    the word error rate). Summed over clips they give a term error rate."""
+    from difflib import SequenceMatcher
+
+    ref, hyp = normalize_text(reference), normalize_text(hypothesis)
+    matched = [False] * len(ref)
+    for block in SequenceMatcher(None, ref, hyp, autojunk=False).get_matching_blocks():
+        for i in range(block.a, block.a + block.size):
+            matched[i] = True
+    missed = occurrences = 0
+    for term in {tuple(normalize_text(t)) for t in terms} - {()}:
+        n = len(term)
+        for i in range(len(ref) - n + 1):
+            if tuple(ref[i : i + n]) == term:
+                occurrences += 1
+                missed += not all(matched[i : i + n])
+    return missed, occurrences

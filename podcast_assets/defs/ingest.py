@@ -5,7 +5,9 @@ import time
 import dagster as dg
 
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
+from podcast_assets.core.ingest.pairs import PairFiles
 from podcast_assets.core.ingest.pdf import EXTRACTOR_VERSION, attach_figure_images
+from podcast_assets.core.ingest.vocabulary import paper_vocabulary
 from podcast_assets.core.previews import png_markdown, png_thumbnail, transcript_preview_markdown
 from podcast_assets.core.review.corrections import apply_reviews
 from podcast_assets.core.storage import cache_key, pair_record_path
@@ -30,6 +32,21 @@ def transcription_path(pair_id: str) -> str:
     return pair_record_path(pair_id, "transcription")
 
 
+def paper_graph(
+    files: PairFiles, pdf_extractor: PdfExtractorResource, store, log
+) -> tuple[DocumentGraph, bool]:
+    """The pair's document graph, from the cache (keyed by PDF content and extractor) or extracted now."""
+    paper = files.require_paper()
+    key = cache_key("document_graph", files.digest().paper, pdf_extractor.cache_identity())
+
+    def extract() -> DocumentGraph:
+        log.info(f"extracting {paper}")
+        graph, images = pdf_extractor.extract(paper)
+        return attach_figure_images(graph, {fid: store.put_blob(png, "png") for fid, png in images.items()})
+
+    return store.get_or_create("document_graphs", key, DocumentGraph, extract)
+
+
 @dg.asset(
     partitions_def=training_pairs,
     group_name="ingest",
@@ -48,17 +65,9 @@ def document_graphs(
     store = artifacts.open()
     with user_errors_fail_the_partition():
         files = pairs.files(pair_id)
-        paper = files.require_paper()
         digest = files.digest()
-        key = cache_key("document_graph", digest.paper, pdf_extractor.cache_identity())
-
-        def extract() -> DocumentGraph:
-            context.log.info(f"extracting {paper}")
-            graph, images = pdf_extractor.extract(paper)
-            return attach_figure_images(graph, {fid: store.put_blob(png, "png") for fid, png in images.items()})
-
         started = time.perf_counter()
-        graph, cached = store.get_or_create("document_graphs", key, DocumentGraph, extract)
+        graph, cached = paper_graph(files, pdf_extractor, store, context.log)
         rel = store.write_model(document_graph_path(pair_id), graph)
 
     metadata: dict[str, dg.RawMetadataValue] = {
@@ -106,6 +115,7 @@ def transcriptions(
     asr: ASRResource,
     artifacts: ArtifactStoreResource,
     review: ReviewStoreResource,
+    pdf_extractor: PdfExtractorResource,
 ) -> dg.MaterializeResult:
     """The podcast as text with word timestamps and confidences, segments, duration and language, with the
     segments a person reviewed (`podcast-assets review`) in place of the recogniser's text. Recognition is cached
@@ -117,7 +127,20 @@ def transcriptions(
         audio = files.require_audio()
         language = files.load_meta().language
         digest = files.digest()
-        key = cache_key("transcription", digest.audio, language, asr.cache_identity())
+        reviews = review.open()
+        vocabulary: list[str] = []
+        if asr.paper_vocabulary:
+            graph, _ = paper_graph(files, pdf_extractor, store, context.log)
+            vocabulary = paper_vocabulary(
+                graph, reviews.corrected_terms(pair_id), max_terms=asr.vocabulary_terms
+            )
+        key = cache_key(
+            "transcription",
+            digest.audio,
+            language,
+            asr.cache_identity(),
+            *([vocabulary] if vocabulary else []),
+        )
         next_report = [0.0]
 
         def progress(done: float, total: float) -> None:
@@ -127,10 +150,9 @@ def transcriptions(
 
         def transcribe() -> TranscriptionResult:
             context.log.info(f"transcribing {audio} with {asr.provider}:{asr.model}")
-            return asr.transcribe(audio, language=language, progress=progress)
+            return asr.transcribe(audio, language=language, progress=progress, vocabulary=vocabulary)
 
         recognised, cached = store.get_or_create("transcriptions", key, TranscriptionResult, transcribe)
-        reviews = review.open()
         review_state = reviews.review_states(pair_id).get(pair_id)
         result, summary = apply_reviews(recognised, reviews.corrections(pair_id, recognised.audio_sha256))
         rel = store.write_model(transcription_path(pair_id), result)
@@ -148,7 +170,9 @@ def transcriptions(
         "words": len(words),
         "words_per_minute": round(len(words) / (result.duration / 60), 1) if result.duration else 0.0,
         "mean_confidence": round(result.mean_confidence, 3),
-        "real_time_factor": round(result.duration / result.processing_seconds, 1) if result.processing_seconds else 0.0,
+        "real_time_factor": round(result.duration / result.processing_seconds, 1)
+        if result.processing_seconds
+        else 0.0,
         "preview": dg.MetadataValue.md(transcript_preview_markdown(result)),
         REVIEW_FINGERPRINT: review_state[0] if review_state else "",
         "reviewed_segments": summary.reviewed_segments,

@@ -11,7 +11,7 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -95,6 +95,8 @@ class ASRResource(dg.ConfigurableResource):
     max_upload_bytes: int = 24_000_000
     max_audio_seconds: float = 7200
     first_minute_check: bool = True
+    paper_vocabulary: bool = False
+    vocabulary_terms: int = 24
 
     # ------------------------------------------------------------------ identity
 
@@ -161,9 +163,12 @@ class ASRResource(dg.ConfigurableResource):
         language: str = "en",
         max_seconds: float | None = None,
         progress: Progress | None = None,
+        vocabulary: Sequence[str] = (),
     ) -> TranscriptionResult:
         """Check the audio, recognise it, and refuse output with no speech or a repetition loop.
-        Audio longer than `max_seconds` (default: the resource's max_audio_seconds) is refused from its header."""
+        Audio longer than `max_seconds` (default: the resource's max_audio_seconds) is refused from its header.
+        `vocabulary`: terms the podcast is likely to say (the paper's), given to the recogniser as hotwords
+        (locally) or as the prompt (OpenAI)."""
         path = Path(path)
         max_seconds = self.max_audio_seconds if max_seconds is None else max_seconds
         if language != "en" and self.english_only():
@@ -182,17 +187,19 @@ class ASRResource(dg.ConfigurableResource):
         self.load()
         started = time.perf_counter()
         if self.provider == "local":
-            segments, probability, warnings = self._transcribe_local(samples, language, duration, path, progress)
+            segments, probability, warnings = self._transcribe_local(
+                samples, language, duration, path, progress, vocabulary
+            )
         else:
             segments, probability, warnings = self._transcribe_openai(
-                path, samples, language, duration, progress
+                path, samples, language, duration, progress, vocabulary
             )
         result = build_result(
             segments=segments,
             audio_sha256=sha256_file(path),
             provider=self.provider,
             model=self.model,
-            options=self._options(),
+            options={**self._options(), **({"vocabulary": ", ".join(vocabulary)} if vocabulary else {})},
             language=language,
             language_probability=probability,
             duration=duration,
@@ -204,7 +211,13 @@ class ASRResource(dg.ConfigurableResource):
         return result
 
     def _transcribe_local(
-        self, samples: np.ndarray, language: str, duration: float, path: Path, progress: Progress | None
+        self,
+        samples: np.ndarray,
+        language: str,
+        duration: float,
+        path: Path,
+        progress: Progress | None,
+        vocabulary: Sequence[str] = (),
     ) -> tuple[list[TranscriptSegment], float | None, list[str]]:
         """Recognise `samples`, refusing within the first minute what this model cannot transcribe: a
         multilingual model checks the language of the first 30 s; an English-only one transcribes the first
@@ -216,6 +229,7 @@ class ASRResource(dg.ConfigurableResource):
             word_timestamps=True,
             vad_filter=self.vad,
             condition_on_previous_text=False,
+            hotwords=", ".join(vocabulary) or None,
         )
         refuse = functools.partial(_refuse, path=path, model=self.model, language=language)
         kept: list[TranscriptSegment] = []
@@ -246,7 +260,13 @@ class ASRResource(dg.ConfigurableResource):
         return merge_chunk_results([(0.0, kept), (resume, rest)]), float(info.language_probability), []
 
     def _transcribe_openai(
-        self, path: Path, samples: np.ndarray, language: str, duration: float, progress: Progress | None
+        self,
+        path: Path,
+        samples: np.ndarray,
+        language: str,
+        duration: float,
+        progress: Progress | None,
+        vocabulary: Sequence[str] = (),
     ) -> tuple[list[TranscriptSegment], float | None, list[str]]:
         import openai
 
@@ -266,7 +286,7 @@ class ASRResource(dg.ConfigurableResource):
         chunks: list[tuple[float, list[TranscriptSegment]]] = []
         filled = False
         for index, (offset, name, data) in enumerate(uploads):
-            response = self._request(client, openai, key, path, name, data, language)
+            response = self._request(client, openai, key, path, name, data, language, ", ".join(vocabulary))
             segments, chunk_filled = self._parse(response, path)
             filled |= chunk_filled
             chunks.append((offset, segments))
@@ -281,7 +301,7 @@ class ASRResource(dg.ConfigurableResource):
         return merge_chunk_results(chunks), None, warnings
 
     def _request(
-        self, client: Any, openai: Any, key: str, path: Path, name: str, data: bytes, language: str
+        self, client: Any, openai: Any, key: str, path: Path, name: str, data: bytes, language: str, prompt: str = ""
     ) -> Any:
         """One API call; failures become a TranscriptionError without the request, response or key."""
         failure = None
@@ -290,6 +310,7 @@ class ASRResource(dg.ConfigurableResource):
                 model=self.model,
                 file=(name, data),
                 language=language,
+                **({"prompt": prompt} if prompt else {}),
                 response_format="verbose_json",
                 timestamp_granularities=["word", "segment"],
             )

@@ -279,3 +279,10 @@ def test_the_active_order_puts_a_misheard_paper_term_first():
     assert misheard.score > elsewhere.score > confident.score
     assert misheard.key_terms == ["distillation (heard “distilation”)"]
     assert confident.key_terms == ["teacher", "model"]
+
+
+def test_terms_corrected_in_review_are_offered_as_vocabulary(store):
+    first, second, _ = (e["id"] for e in store.list_entries(order="time")[0])
+    store.save(first, "the first Kullback thing", version=1, reviewed=True)
+    store.save(second, "second Kullback divergence here", version=1, reviewed=True)
+    assert store.corrected_terms("pair-a") == ["kullback", "divergence"]

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from podcast_assets.core.errors import PodcastAssetsError
 from podcast_assets.core.review.audio import Clip, clip_samples, wav_bytes
 from podcast_assets.core.review.corrections import Correction
+from podcast_assets.core.text import STOPWORDS, normalize_text
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: entries and their edit history
@@ -550,6 +551,23 @@ class ReviewStore:
                 (pair_id, audio_sha256),
             ).fetchall()
         return [Correction(r["start"], r["end"], r["reviewed_text"]) for r in rows]
+
+    def corrected_terms(self, pair_id: str, limit: int = 12) -> list[str]:
+        """Words people typed into the pair's reviewed segments that the recogniser had not heard there (the
+        most frequent first): the terms it gets wrong in this podcast."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT asr_text, reviewed_text FROM entries WHERE pair_id = ? AND is_reviewed = 1 AND is_deleted = 0 "
+                "AND reviewed_text != asr_text",
+                (pair_id,),
+            ).fetchall()
+        counts: dict[str, int] = {}
+        for row in rows:
+            heard = set(normalize_text(row["asr_text"]))
+            for word in normalize_text(row["reviewed_text"]):
+                if word not in heard and word not in STOPWORDS and len(word) >= 3:
+                    counts[word] = counts.get(word, 0) + 1
+        return sorted(counts, key=lambda w: (-counts[w], w))[:limit]
 
     def review_states(self, pair_id: str | None = None) -> dict[str, tuple[str, str]]:
         """Per pair with reviewed entries (or only `pair_id`): (fingerprint of its reviewed text, time of its
