@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from podcast_assets.core.asr_training.registry import ModelRegistry
 from podcast_assets.core.config import PipelineConfig, load_config
 from podcast_assets.defs.analysis import (
     aggregated_profile,
@@ -36,6 +37,13 @@ from podcast_assets.resources.tts import TTSResource
 from podcast_assets.resources.video import VideoResource
 
 
+def recogniser_model(config: PipelineConfig) -> str:
+    """The model the recogniser uses: the one the last guarded swap installed, if any (and asr.adapted), else
+    the configured asr.model."""
+    installed = ModelRegistry(config.storage.root).current() if config.asr.adapted and config.asr.provider == "local" else None
+    return installed.path if installed else config.asr.model
+
+
 def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource]:
     asr = config.asr
     return {
@@ -48,7 +56,7 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
         ),
         "asr": ASRResource(
             provider=asr.provider,
-            model=asr.model,
+            model=recogniser_model(config),
             compute_type=asr.compute_type,
             beam_size=asr.beam_size,
             vad=asr.vad,

@@ -74,6 +74,11 @@ class ASRSettings(Settings):
         "rate from 0.0% to 15.6% (python bench/asr_vocab.py).",
     )
     vocabulary_terms: int = Field(default=24, ge=1, le=60, description="How many terms paper_vocabulary gives.")
+    adapted: bool = Field(
+        default=True,
+        description="Use the fine-tuned model the last guarded swap installed (`podcast-assets asr finetune`), if "
+        "any, instead of `model`; `podcast-assets asr rollback` restores the one before.",
+    )
 
 
 class LLMSettings(Settings):
@@ -272,6 +277,29 @@ class VideoSettings(Settings):
         return self
 
 
+class FinetuneSettings(Settings):
+    """Fine-tuning Whisper on reviewed segments (`podcast-assets asr finetune`, the `finetune` extra). The seed's
+    defaults: learning rate 1e-5, early stopping on the held-out WER, a 90/10 split."""
+
+    base_model: Path | None = Field(
+        default=None,
+        description="A folder of Whisper weights in Hugging Face format (config.json, model.safetensors, tokenizer, "
+        "preprocessor_config.json), e.g. a download of openai/whisper-tiny.en. PyPI carries none.",
+    )
+    learning_rate: float = Field(default=1e-5, gt=0)
+    batch_size: int = Field(default=8, ge=1)
+    gradient_accumulation: int = Field(default=2, ge=1)
+    epochs: int = Field(default=10, ge=1)
+    patience: int = Field(default=2, ge=1, description="Epochs without a better held-out WER before stopping.")
+    checkpoint_steps: int = Field(default=50, ge=1)
+    validation_share: float = Field(default=0.1, gt=0, lt=1)
+    split_seed: str = "podcast-assets"
+    seed: int = 0
+    min_entries: int = Field(default=10, ge=2, description="Reviewed segments needed before a run starts.")
+    cpu_threads: int = Field(default=2, ge=1, le=64)
+    quantization: Literal["int8", "int8_float32", "float32", "float16"] = "int8"
+
+
 class ReviewSettings(Settings):
     """Transcript review: where the review store lives, where `podcast-assets review` serves, and what it accepts."""
 
@@ -301,6 +329,7 @@ class PipelineConfig(Settings):
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
     depth_targets: dict[Literal["overview", "standard", "deep_dive", "comprehensive"], DepthTarget] = Field(
         default_factory=_default_depths
     )
@@ -310,11 +339,13 @@ class PipelineConfig(Settings):
         """A copy whose relative paths are made absolute against `base`."""
         root = (base / self.storage.root).resolve()
         db = (base / self.review.db).resolve() if self.review.db else root / "review" / "review.sqlite"
+        base_model = (base / self.finetune.base_model).resolve() if self.finetune.base_model else None
         return self.model_copy(
             update={
                 "pairs_dir": (base / self.pairs_dir).resolve(),
                 "storage": self.storage.model_copy(update={"root": root}),
                 "review": self.review.model_copy(update={"db": db}),
+                "finetune": self.finetune.model_copy(update={"base_model": base_model}),
             }
         )
 

@@ -154,6 +154,16 @@ class ASRResource(dg.ConfigurableResource):
         if self.provider == "local":
             _local_model(str(self.model_dir()), self.compute_type, self.cpu_threads)
 
+    def recognise_clip(self, samples: np.ndarray, language: str = "en") -> str:
+        """The text of one short 16 kHz clip (int16 or float), with the local model: how fine-tuning measures a
+        model's word error rate on held-out segments."""
+        model = _local_model(str(self.model_dir()), self.compute_type, self.cpu_threads)
+        audio = samples.astype(np.float32) / 32768.0 if samples.dtype == np.int16 else samples.astype(np.float32)
+        raw, _ = model.transcribe(
+            audio, language=language, beam_size=self.beam_size, vad_filter=False, condition_on_previous_text=False
+        )
+        return " ".join(segment.text.strip() for segment in raw)
+
     # ------------------------------------------------------------------ transcription
 
     def transcribe(

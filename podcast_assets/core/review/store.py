@@ -552,6 +552,19 @@ class ReviewStore:
             ).fetchall()
         return [Correction(r["start"], r["end"], r["reviewed_text"]) for r in rows]
 
+    def training_rows(self) -> list[dict[str, Any]]:
+        """Every reviewed entry with its clip and text, for fine-tuning the recogniser."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT id, reviewed_text AS text, audio, audio_blob_sha256, sample_rate FROM entries "
+                "WHERE is_reviewed = 1 AND is_deleted = 0 ORDER BY id"
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def mark_trained(self, entry_ids: Sequence[int]) -> None:
+        with self._write() as db:
+            db.executemany("UPDATE entries SET is_trained = 1 WHERE id = ?", [(i,) for i in entry_ids])
+
     def corrected_terms(self, pair_id: str, limit: int = 12) -> list[str]:
         """Words people typed into the pair's reviewed segments that the recogniser had not heard there (the
         most frequent first): the terms it gets wrong in this podcast."""
