@@ -38,8 +38,9 @@ def test_the_shipped_config_loads_and_matches_the_defaults():
     config = load_config(PROJECT_ROOT / "configs" / "pipeline.yaml")
     assert config.pairs_dir == PROJECT_ROOT / "examples" / "pairs"
     assert config.storage.root == PROJECT_ROOT / ".artifacts"
+    assert config.review.db == PROJECT_ROOT / ".artifacts" / "review" / "review.sqlite"
     shipped = config.model_dump(exclude={"pairs_dir", "storage", "source"})
-    assert shipped == PipelineConfig().model_dump(exclude={"pairs_dir", "storage", "source"})
+    assert shipped == PipelineConfig().resolved(PROJECT_ROOT).model_dump(exclude={"pairs_dir", "storage", "source"})
 
 
 def test_relative_paths_resolve_against_the_project_root_not_the_cwd(tmp_path, monkeypatch):
