@@ -87,7 +87,7 @@ def project(ingested, real_pairs, tmp_path_factory):
     settings = root / "configs" / "pipeline.yaml"
     settings.write_text(
         f"pairs_dir: {training_pair_dirs()[0].parent}\nstorage: {{root: {artifacts}}}\n"
-        f"finetune: {{base_model: {base}, batch_size: 2, gradient_accumulation: 1, epochs: 3, patience: 3, "
+        f"finetune: {{base_model: {base}, learning_rate: 1.0e-3, batch_size: 2, gradient_accumulation: 1, epochs: 3, patience: 3, "
         f"checkpoint_steps: 2, min_entries: 5, validation_share: 0.15}}\n"
     )
     env = {**os.environ, "DAGSTER_HOME": str(root / "home"), "PODCAST_ASSETS_CONFIG": str(settings)}
@@ -119,7 +119,7 @@ def test_data_that_does_not_match_its_audio_is_left_out_and_the_split_is_stable(
 
 def test_finetune_learns_resumes_after_a_kill_and_the_swap_refuses_a_worse_model(project):
     root, artifacts, store, env = project
-    command = [str(BIN / "podcast-assets"), "asr", "finetune", "--learning-rate", "1e-3"]
+    command = [str(BIN / "podcast-assets"), "asr", "finetune"]
     log = root / "first.log"
     first = subprocess.Popen(command, cwd=root, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     checkpoint = None
@@ -221,3 +221,28 @@ def test_a_swap_re_transcribes_with_the_new_model_and_a_rollback_restores_the_ol
         check=False,
     )
     assert "recogniser in use: tiny.en" in rolled.stdout
+
+
+def test_the_review_page_training_panel_starts_a_run_and_shows_its_log(project):
+    """After the run above: the panel shows it, and a run started from the page finds it already trained."""
+    from fastapi.testclient import TestClient
+
+    from podcast_assets.web.review_app import create_app
+    from podcast_assets.web.training_panel import TrainingControl
+
+    root, artifacts, store, env = project
+    control = TrainingControl(artifacts, "tiny.en", Path(env["PODCAST_ASSETS_CONFIG"]))
+    with TestClient(create_app(store, control)) as client:
+        status = client.get("/api/training").json()
+        assert status["current_model"] == "tiny.en" and not status["running"]
+        assert status["last_run"]["decision"].startswith("refused") and status["ready_for_training"] >= 1
+        assert client.post("/api/training/runs").status_code == 202
+        assert client.post("/api/training/runs").status_code == 409  # one run at a time
+        deadline = time.monotonic() + 300
+        while (status := client.get("/api/training").json())["running"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not status["running"] and any(
+            "already trained on exactly these segments" in line for line in status["log"]
+        )
+        page = client.get("/").text
+        assert 'id="training"' in page and 'id="train-start"' in page

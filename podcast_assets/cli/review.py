@@ -25,6 +25,7 @@ def cmd_serve(args: argparse.Namespace, config: PipelineConfig) -> int:
     import uvicorn
 
     from podcast_assets.web.review_app import create_app
+    from podcast_assets.web.training_panel import TrainingControl
 
     store = open_store(config)
     stats = store.stats()
@@ -36,7 +37,8 @@ def cmd_serve(args: argparse.Namespace, config: PipelineConfig) -> int:
             "    no segments yet: `podcast-assets train` (or a pair run) fills the store from each pair's transcript"
         )
     print(f"review page: http://{host}:{port}/   (Ctrl+C stops it)", flush=True)
-    uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+    training = TrainingControl(config.storage.root, config.asr.model, config.source)
+    uvicorn.run(create_app(store, training), host=host, port=port, log_level="warning")
     return 0
 
 

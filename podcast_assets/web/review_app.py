@@ -8,6 +8,8 @@ API (the seed's):
     GET    /api/entries/{id}            one entry with its words, waveform, volume and edit history
     GET    /api/entries/{id}/audio      its audio clip as WAV (16 kHz mono)
     GET    /api/stats                   reviewed / total, per pair
+    GET    /api/training                the training panel: ready segments, model in use, last run, progress, log
+    POST   /api/training/runs           start `podcast-assets asr finetune` (409 while one runs)
     PUT    /api/entries/{id}            {"text", "version", "reviewed"?}: save (409 if `version` is stale)
     DELETE /api/entries/{id}?version=   drop it from review and training
     POST   /api/entries/{id}/review     {"version", "reviewed"?}: mark reviewed (or not)
@@ -39,6 +41,7 @@ from podcast_assets.core.review.store import (
     ReviewStoreUnavailable,
     Status,
 )
+from podcast_assets.web.training_panel import TrainingBusy, TrainingControl
 
 HERE = Path(__file__).parent
 _ID = re.compile(r"[0-9]{1,18}")
@@ -61,7 +64,8 @@ def _entry_id(raw: str) -> int:
     return int(raw)
 
 
-def create_app(store: ReviewStore) -> FastAPI:
+def create_app(store: ReviewStore, training: TrainingControl | None = None) -> FastAPI:
+    """The app over `store`; with `training`, the page's recogniser training panel and its API."""
     app = FastAPI(title="podcast-assets transcript review", docs_url="/api/docs", redoc_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
@@ -106,6 +110,7 @@ def create_app(store: ReviewStore) -> FastAPI:
                 "pair": pair or "",
                 "status": status,
                 "order": order,
+                "training": training is not None,
             },
         )
 
@@ -168,5 +173,21 @@ def create_app(store: ReviewStore) -> FastAPI:
     @app.post("/api/entries/{entry_id}/review")
     def review(entry_id: str, body: ReviewBody) -> dict[str, Any]:
         return store.mark_reviewed(_entry_id(entry_id), version=body.version, reviewed=body.reviewed)
+
+    @app.get("/api/training")
+    def training_status() -> dict[str, Any]:
+        if training is None:
+            raise EntryNotFound("this server has no training panel")
+        return training.status(store)
+
+    @app.post("/api/training/runs", status_code=202)
+    def start_training() -> Response:
+        if training is None:
+            raise EntryNotFound("this server has no training panel")
+        try:
+            started = training.start()
+        except TrainingBusy as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=409)
+        return JSONResponse({"started_at": started["started_at"], "pid": started["pid"]}, status_code=202)
 
     return app

@@ -319,4 +319,40 @@ function wire() {
   if (entry) renderHistory(entry.history);
 }
 
+// the recogniser training panel: polled every 2 s while a run goes on
+let trainingTimer = null;
+async function refreshTraining() {
+  if (!$("training")) return;
+  const { ok, data } = await api("GET", "/api/training");
+  if (!ok) return;
+  $("train-ready").textContent = String(data.ready_for_training);
+  $("train-model").textContent = data.current_model + (data.fine_tuned ? " (fine-tuned)" : "");
+  const last = data.last_run;
+  $("train-last").textContent = last
+    ? `${last.run}: ${last.decision} (best epoch ${last.best_epoch}, ${last.seconds} s)`
+    : "none yet";
+  const p = data.progress;
+  $("train-progress").textContent = data.running
+    ? (p ? `running: epoch ${p.epoch}/${p.epochs}, step ${p.step}/${p.total_steps}, loss ${p.loss.toFixed(3)}` +
+           (p.val_wer !== null ? `, held-out WER ${(100 * p.val_wer).toFixed(1)}%` : "") +
+           `, about ${Math.round(p.eta_seconds)} s left` : "running: preparing the data")
+    : (data.started_at ? `last started ${data.started_at}: finished` : "");
+  $("train-start").disabled = data.running;
+  $("train-log").textContent = data.log.join("\n");
+  clearTimeout(trainingTimer);
+  if (data.running) trainingTimer = setTimeout(refreshTraining, 2000);
+}
+
+function wireTraining() {
+  if (!$("training")) return;
+  $("train-start").addEventListener("click", async () => {
+    const { ok, data } = await api("POST", "/api/training/runs");
+    if (!ok) { say(data.detail, "error"); return; }
+    say(`Fine-tuning started (process ${data.pid}).`, "ok");
+    refreshTraining();
+  });
+  refreshTraining();
+}
+
 wire();
+wireTraining();
