@@ -98,6 +98,7 @@ async function refreshStats() {
   bar.setAttribute("aria-valuenow", String(data.reviewed));
   bar.setAttribute("aria-valuemax", String(data.total));
   $("progress-text").textContent = `${data.reviewed} / ${data.total} reviewed (${data.percent}%)`;
+  refreshTraining();
 }
 
 function show(next) {
