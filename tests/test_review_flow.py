@@ -210,15 +210,13 @@ def test_review_apply_from_the_command_line_and_a_new_run_keeps_the_review(proje
         waiting, _ = run_requested(build_definitions(patient), instance, review_sensor)
     assert not waiting.run_requests and "settle" in waiting.skip_message
 
-    out = subprocess.run(
-        [str(BIN / "podcast-assets"), "review", "apply"],
-        check=False,
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    def apply() -> subprocess.CompletedProcess:
+        command = [str(BIN / "podcast-assets"), "review", "apply"]
+        return subprocess.run(
+            command, check=False, cwd=root, env=env, capture_output=True, text=True, timeout=600
+        )
+
+    out = apply()
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"{pair_b}: applying reviewed segments" in out.stdout and pair_a not in out.stdout
     assert "1 reviewed segment(s), 1 changed; the recogniser's word error rate on them:" in out.stdout
@@ -238,13 +236,5 @@ def test_review_apply_from_the_command_line_and_a_new_run_keeps_the_review(proje
     [fill] = result.asset_materializations_for_node("review_entries")
     assert fill.metadata["kept_reviewed"].value >= 1
     assert store.get(entry["id"])["text"] == "Hello and welcome, this line was typed by a reviewer."
-    nothing = subprocess.run(
-        [str(BIN / "podcast-assets"), "review", "apply"],
-        check=False,
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    nothing = apply()
     assert "already has its reviewed segments" in nothing.stdout

@@ -246,6 +246,12 @@ class Trainer:
             )
         self.model.train()
         started, steps_done_here = time.perf_counter(), 0
+
+        def progress(epoch: int, loss: float, val_wer: float | None = None) -> None:
+            per_step = (time.perf_counter() - started) / max(steps_done_here, 1)
+            eta = per_step * (total_steps - state["step"])
+            self.on_progress(Progress(epoch + 1, s.epochs, state["step"], total_steps, loss, eta, val_wer))
+
         while state["epoch"] < s.epochs and not state["stopped_early"]:
             epoch = state["epoch"]
             order = np.random.default_rng(s.seed + epoch).permutation(len(train_items))
@@ -266,17 +272,7 @@ class Trainer:
                 steps_done_here += 1
                 recent = float(np.mean(epoch_losses[-s.gradient_accumulation :]))
                 state["history"]["steps"].append([state["step"], recent])
-                per_step = (time.perf_counter() - started) / steps_done_here
-                self.on_progress(
-                    Progress(
-                        epoch + 1,
-                        s.epochs,
-                        state["step"],
-                        total_steps,
-                        recent,
-                        per_step * (total_steps - state["step"]),
-                    )
-                )
+                progress(epoch, recent)
                 if state["step"] % s.checkpoint_steps == 0:
                     self._save_checkpoint(optimizer, state)
             val_loss, val_wer = self.evaluate(held_items, held_texts)
@@ -292,18 +288,7 @@ class Trainer:
             else:
                 state["since_best"] += 1
                 state["stopped_early"] = state["since_best"] >= s.patience
-            per_step = (time.perf_counter() - started) / max(steps_done_here, 1)
-            self.on_progress(
-                Progress(
-                    epoch + 1,
-                    s.epochs,
-                    state["step"],
-                    total_steps,
-                    train_loss or 0.0,
-                    per_step * (total_steps - state["step"]),
-                    val_wer,
-                )
-            )
+            progress(epoch, train_loss or 0.0, val_wer)
             state.update(epoch=epoch + 1, batch=0, epoch_losses=[])
             self._save_checkpoint(optimizer, state)
         (self.run_dir / "history.json").write_text(json.dumps(state["history"], indent=1))
