@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dagster as dg
 
-from podcast_assets.core.asr_training.registry import ModelRegistry
 from podcast_assets.core.config import PipelineConfig, load_config
 from podcast_assets.defs.analysis import (
     aggregated_profile,
@@ -13,8 +12,14 @@ from podcast_assets.defs.analysis import (
     style_profiles,
 )
 from podcast_assets.defs.ingest import document_graphs, transcriptions
-from podcast_assets.defs.jobs import aggregate_job, apply_reviews_job, pair_pipeline, video_job, visuals_job
-from podcast_assets.defs.review import review_entries, review_sensor
+from podcast_assets.defs.jobs import (
+    aggregate_job,
+    pair_pipeline,
+    transcript_onward_job,
+    video_job,
+    visuals_job,
+)
+from podcast_assets.defs.review import recogniser_sensor, review_entries, review_sensor
 from podcast_assets.defs.sensors import aggregate_sensor, training_pairs_sensor
 from podcast_assets.defs.training import (
     refinement_sensor,
@@ -38,10 +43,9 @@ from podcast_assets.resources.video import VideoResource
 
 
 def recogniser_model(config: PipelineConfig) -> str:
-    """The model the recogniser uses: the one the last guarded swap installed, if any (and asr.adapted), else
+    """The model the recogniser uses now: the one the last guarded swap installed, if any (and asr.adapted), else
     the configured asr.model."""
-    installed = ModelRegistry(config.storage.root).current() if config.asr.adapted and config.asr.provider == "local" else None
-    return installed.path if installed else config.asr.model
+    return build_resources(config)["asr"].in_use()
 
 
 def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource]:
@@ -56,7 +60,8 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
         ),
         "asr": ASRResource(
             provider=asr.provider,
-            model=recogniser_model(config),
+            model=asr.model,
+            adapted_models=str(config.storage.root) if asr.adapted else None,
             compute_type=asr.compute_type,
             beam_size=asr.beam_size,
             vad=asr.vad,
@@ -69,15 +74,22 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
             vocabulary_terms=asr.vocabulary_terms,
         ),
         "llm": LLMResource.from_settings(
-            config.llm, cache_dir=str(config.storage.root / "cache" / "llm"), budget_usd=config.training.budget_usd,
-            shared_cache=ArtifactStoreResource.from_settings(config.storage) if config.storage.kind == "s3" else None,
+            config.llm,
+            cache_dir=str(config.storage.root / "cache" / "llm"),
+            budget_usd=config.training.budget_usd,
+            shared_cache=ArtifactStoreResource.from_settings(config.storage)
+            if config.storage.kind == "s3"
+            else None,
         ),
         "tts": TTSResource.from_settings(config.tts),
         "training": TrainingResource.from_config(config),
         "video": VideoResource.from_config(config),
         "review": ReviewStoreResource.from_config(config),
         "profile_settings": ProfileSettingsResource(
-            depth_targets={name: DepthTargetConfig(**target.model_dump()) for name, target in config.depth_targets.items()}
+            depth_targets={
+                name: DepthTargetConfig(**target.model_dump())
+                for name, target in config.depth_targets.items()
+            }
         ),
     }
 
@@ -89,12 +101,34 @@ def build_definitions(
     return dg.Definitions(
         loggers=loggers,
         assets=[
-            *(document_graphs, transcriptions, review_entries, aligned_segments, structure_profiles, style_profiles),
+            *(
+                document_graphs,
+                transcriptions,
+                review_entries,
+                aligned_segments,
+                structure_profiles,
+                style_profiles,
+            ),
             *(aggregated_profile, trial_results, training_summary),
             *(visual_alignments, sync_qa, videos),
         ],
-        jobs=[pair_pipeline, aggregate_job, trial_job, summary_job, visuals_job, video_job, apply_reviews_job],
-        sensors=[training_pairs_sensor, aggregate_sensor, trial_complete_sensor, refinement_sensor, review_sensor],
+        jobs=[
+            pair_pipeline,
+            aggregate_job,
+            trial_job,
+            summary_job,
+            visuals_job,
+            video_job,
+            transcript_onward_job,
+        ],
+        sensors=[
+            training_pairs_sensor,
+            aggregate_sensor,
+            trial_complete_sensor,
+            refinement_sensor,
+            review_sensor,
+            recogniser_sensor,
+        ],
         resources=build_resources(config),
     )
 

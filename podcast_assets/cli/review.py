@@ -44,7 +44,7 @@ def cmd_serve(args: argparse.Namespace, config: PipelineConfig) -> int:
 
 def cmd_apply(args: argparse.Namespace, config: PipelineConfig) -> int:
     from podcast_assets.cli.train import definitions
-    from podcast_assets.defs.jobs import APPLY_REVIEWS_JOB_NAME
+    from podcast_assets.defs.jobs import TRANSCRIPT_ONWARD_JOB_NAME
     from podcast_assets.defs.review import applied_fingerprint
 
     discovery = discover_pairs(config.pairs_dir)
@@ -67,7 +67,7 @@ def cmd_apply(args: argparse.Namespace, config: PipelineConfig) -> int:
             print("every pair's transcript already has its reviewed segments")
             return 0
     register(config, add=todo)
-    job = definitions(config).resolve_job_def(APPLY_REVIEWS_JOB_NAME)
+    job = definitions(config).resolve_job_def(TRANSCRIPT_ONWARD_JOB_NAME)
     failed = 0
     for pair_id in todo:
         print(f"{pair_id}: applying reviewed segments ...", flush=True)

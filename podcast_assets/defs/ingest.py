@@ -149,7 +149,7 @@ def transcriptions(
                 next_report[0] = done / total + 0.1
 
         def transcribe() -> TranscriptionResult:
-            context.log.info(f"transcribing {audio} with {asr.provider}:{asr.model}")
+            context.log.info(f"transcribing {audio} with {asr.provider}:{asr.in_use()}")
             return asr.transcribe(audio, language=language, progress=progress, vocabulary=vocabulary)
 
         recognised, cached = store.get_or_create("transcriptions", key, TranscriptionResult, transcribe)

@@ -10,7 +10,7 @@ PAIR_JOB_NAME = "pair_pipeline"
 AGGREGATE_JOB_NAME = "aggregate_pairs"
 VIDEO_JOB_NAME = "render_video"
 VISUALS_JOB_NAME = "align_visuals"
-APPLY_REVIEWS_JOB_NAME = "apply_reviews"
+TRANSCRIPT_ONWARD_JOB_NAME = "transcript_onward"
 
 pair_pipeline = dg.define_asset_job(
     PAIR_JOB_NAME,
@@ -37,13 +37,14 @@ video_job = dg.define_asset_job(
     description="Render one pair's video (run config `ops.videos.config.source`: reference, best or a trial id).",
 )
 
-apply_reviews_job = dg.define_asset_job(
-    APPLY_REVIEWS_JOB_NAME,
+transcript_onward_job = dg.define_asset_job(
+    TRANSCRIPT_ONWARD_JOB_NAME,
     selection=(
         dg.AssetSelection.assets("transcriptions").downstream()
         & dg.AssetSelection.groups("ingest", "review", "analysis", "video")
     )
     - dg.AssetSelection.assets("aggregated_profile", "videos"),
-    description="Apply one pair's reviewed transcript segments: its transcription and every per-pair asset made from "
-    "it (not its paper, not other pairs; the aggregate sensor re-learns the profile afterwards).",
+    description="Re-make one pair from its transcription onward: its transcription and every per-pair asset made from "
+    "it, not its paper and not other pairs (the aggregate sensor re-learns the profile afterwards). Run when the "
+    "pair's reviewed segments change (review_sensor) and when another recogniser is installed (recogniser_sensor).",
 )

@@ -1,6 +1,8 @@
-"""Review stage: each pair's transcript segments in the review store (`review_entries`), and the sensor that
-applies what people corrected on the review page to that pair, and to no other."""
+"""Review stage: each pair's transcript segments in the review store (`review_entries`); the sensor that applies
+what people corrected on the review page to that pair, and to no other; and the sensor that re-transcribes the
+pairs another recogniser transcribed, once a fine-tuned model is swapped in (or rolled back)."""
 
+import hashlib
 import json
 import time
 from datetime import datetime
@@ -12,8 +14,10 @@ from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.review.entries import review_segments
 from podcast_assets.defs.failures import user_errors_fail_the_partition
 from podcast_assets.defs.ingest import REVIEW_FINGERPRINT, document_graph_path, transcription_path
-from podcast_assets.defs.jobs import apply_reviews_job
+from podcast_assets.defs.jobs import TRANSCRIPT_ONWARD_JOB_NAME, transcript_onward_job
+from podcast_assets.defs.pair_state import PAIR_RUN_STATUSES
 from podcast_assets.defs.partitions import training_pairs
+from podcast_assets.resources.asr import ASRResource
 from podcast_assets.resources.pairs import PairsResource
 from podcast_assets.resources.review import ReviewStoreResource
 from podcast_assets.resources.storage import ArtifactStoreResource
@@ -82,7 +86,7 @@ def applied_fingerprint(instance: dg.DagsterInstance, pair_id: str) -> str | Non
 
 
 @dg.sensor(
-    job=apply_reviews_job,
+    job=transcript_onward_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     description="Applies reviewed transcript segments: once a pair's corrections have not changed for "
@@ -122,3 +126,55 @@ def review_sensor(context: dg.SensorEvaluationContext, review: ReviewStoreResour
         else "every pair's transcript has its reviewed segments applied"
     )
     return dg.SensorResult(skip_reason=reason, cursor=cursor)
+
+
+MAX_RETRANSCRIBE_RUNS_IN_FLIGHT = 4
+
+
+def transcribed_with(instance: dg.DagsterInstance, pair_id: str) -> str | None:
+    """The recogniser that made the pair's newest transcription (None: never transcribed)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("transcriptions"), asset_partitions=[pair_id]), limit=1
+    ).records
+    value = records[0].asset_materialization.metadata.get("model") if records else None
+    return getattr(value, "value", None)
+
+
+@dg.sensor(
+    job=transcript_onward_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="When another recogniser is in use (a guarded swap or a rollback: `podcast-assets asr`), re-makes "
+    "each pair transcribed by another one from its transcription onward, a few runs at a time. Transcripts are "
+    "cached per model, so going back to a model costs nothing.",
+)
+def recogniser_sensor(context: dg.SensorEvaluationContext, asr: ASRResource) -> dg.SensorResult:
+    model = asr.in_use()
+    state = json.loads(context.cursor) if context.cursor else {"model": None, "pending": []}
+    pending: list[str] = state["pending"]
+    if (
+        model != state["model"]
+    ):  # a new recogniser (or the first tick): find the pairs another one transcribed
+        registered = sorted(context.instance.get_dynamic_partitions(training_pairs.name))
+        pending = [p for p in registered if transcribed_with(context.instance, p) not in (None, model)]
+        if pending:
+            context.log.info(f"{len(pending)} pair(s) were transcribed by another recogniser than {model}")
+    in_flight = context.instance.get_runs_count(
+        dg.RunsFilter(job_name=TRANSCRIPT_ONWARD_JOB_NAME, statuses=PAIR_RUN_STATUSES)
+    )
+    batch = pending[: max(0, MAX_RETRANSCRIBE_RUNS_IN_FLIGHT - in_flight)]
+    tag = hashlib.sha256(model.encode()).hexdigest()[:12]
+    cursor = json.dumps({"model": model, "pending": pending[len(batch) :]})
+    if not batch:
+        return dg.SensorResult(
+            skip_reason=f"every pair is transcribed by {model}"
+            if not pending
+            else "waiting for runs in flight",
+            cursor=cursor,
+        )
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(run_key=f"recogniser-{pair_id}-{tag}", partition_key=pair_id) for pair_id in batch
+        ],
+        cursor=cursor,
+    )

