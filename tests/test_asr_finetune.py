@@ -231,7 +231,7 @@ def test_the_review_page_training_panel_starts_a_run_and_shows_its_log(project):
     from podcast_assets.web.training_panel import TrainingControl
 
     _, artifacts, store, env = project
-    control = TrainingControl(artifacts, "tiny.en", Path(env["PODCAST_ASSETS_CONFIG"]))
+    control = TrainingControl(artifacts, lambda: "tiny.en", Path(env["PODCAST_ASSETS_CONFIG"]))
     with TestClient(create_app(store, control)) as client:
         status = client.get("/api/training").json()
         assert status["current_model"] == "tiny.en" and not status["running"]

@@ -24,6 +24,7 @@ def open_store(config: PipelineConfig) -> ReviewStore:
 def cmd_serve(args: argparse.Namespace, config: PipelineConfig) -> int:
     import uvicorn
 
+    from podcast_assets.definitions import recogniser_model
     from podcast_assets.web.review_app import create_app
     from podcast_assets.web.training_panel import TrainingControl
 
@@ -37,7 +38,7 @@ def cmd_serve(args: argparse.Namespace, config: PipelineConfig) -> int:
             "    no segments yet: `podcast-assets train` (or a pair run) fills the store from each pair's transcript"
         )
     print(f"review page: http://{host}:{port}/   (Ctrl+C stops it)", flush=True)
-    training = TrainingControl(config.storage.root, config.asr.model, config.source)
+    training = TrainingControl(config.storage.root, lambda: recogniser_model(config), config.source)
     uvicorn.run(create_app(store, training), host=host, port=port, log_level="warning")
     return 0
 

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,8 @@ class TrainingBusy(Exception):
 @dataclass
 class TrainingControl:
     storage_root: Path
-    configured_model: str
+    in_use: Callable[[], str]
+    """The recogniser in use now (the configured model, or a fine-tuned one a swap installed)."""
     config_file: Path | None
     _process: subprocess.Popen | None = field(default=None, repr=False)
 
@@ -63,8 +65,8 @@ class TrainingControl:
         log = Path(active["log"]).read_text(errors="replace").splitlines()[-LOG_LINES:] if active else []
         return {
             "ready_for_training": store.stats()["ready_for_training"],
-            "current_model": current.path if current else self.configured_model,
-            "fine_tuned": bool(current),
+            "current_model": self.in_use(),
+            "fine_tuned": bool(current) and self.in_use() == current.path,
             "last_run": (
                 {
                     k: last[k]
