@@ -128,7 +128,8 @@ def run_finetune(
     train, held = split(data.kept, share=settings.validation_share, seed=settings.split_seed)
     described = {**asdict(settings.train), "base_model": str(settings.base_model), "validation_share": settings.validation_share,
                  "split_seed": settings.split_seed, "quantization": settings.quantization}  # fmt: skip
-    run_id = fingerprint(data.kept, described)
+    # cpu_threads changes how fast a run goes, not what it learns: a run resumes whatever it is
+    run_id = fingerprint(data.kept, {k: v for k, v in described.items() if k != "cpu_threads"})
     run_dir = runs_dir / run_id
     if (run_dir / "report.json").is_file():
         say(f"run {run_id} already trained on exactly these segments and settings: its report stands")
