@@ -31,14 +31,13 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from podcast_assets.core.review.audio import ClipError
+from podcast_assets.core.review.database import ReviewStoreError, ReviewStoreUnavailable
 from podcast_assets.core.review.store import (
     EntryNotFound,
     InvalidText,
     Order,
     ReviewConflict,
     ReviewStore,
-    ReviewStoreError,
-    ReviewStoreUnavailable,
     Status,
 )
 from podcast_assets.web.training_panel import TrainingBusy, TrainingControl

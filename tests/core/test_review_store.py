@@ -18,17 +18,19 @@ from podcast_assets.core.ingest.audio import decode_audio
 from podcast_assets.core.ingest.models import TranscriptSegment, Word
 from podcast_assets.core.review.audio import SAMPLE_RATE, ClipError, clip_samples, make_clip
 from podcast_assets.core.review.corrections import Correction, apply_reviews, retime
-from podcast_assets.core.review.priority import TermMatcher, segment_priority, term_words
-from podcast_assets.core.review.store import (
+from podcast_assets.core.review.database import (
     MIGRATIONS,
     SCHEMA_VERSION,
+    ReviewStoreError,
+    ReviewStoreUnavailable,
+)
+from podcast_assets.core.review.priority import TermMatcher, segment_priority, term_words
+from podcast_assets.core.review.store import (
     EntryNotFound,
     FillSegment,
     InvalidText,
     ReviewConflict,
     ReviewStore,
-    ReviewStoreError,
-    ReviewStoreUnavailable,
 )
 from tests.conftest import training_pair_dirs
 
@@ -209,7 +211,8 @@ def test_a_read_only_database_is_a_clear_error_and_loses_nothing(tmp_path, podca
     os.chmod(folder, 0o555)
     script = textwrap.dedent(
         f"""
-        from podcast_assets.core.review.store import ReviewStore, ReviewStoreUnavailable
+        from podcast_assets.core.review.database import ReviewStoreUnavailable
+        from podcast_assets.core.review.store import ReviewStore
         store = ReviewStore({str(folder / "review.sqlite")!r})
         entry = store.list_entries()[0][0]
         try:

@@ -2,13 +2,10 @@
 text and word confidences, the text a person settled on, whether it is reviewed (and trained on), timestamps,
 and the history of every edit.
 
-- The schema is versioned (`PRAGMA user_version`) and migrates forward, one step at a time, in one transaction
-  each; a database made by a newer release is refused rather than half-read.
+- The file, its schema (versioned, migrating forward) and its connections are `database.py`'s.
 - Each entry carries a `version` that every change increments: a save names the version it edited, and a save
   of an older version (another tab saved first) is a `ReviewConflict`, never a silent overwrite.
 - Filling from a new transcript never touches a reviewed entry's text; unreviewed entries take the new text.
-- Every operation opens its own connection with a busy timeout, so a server thread never shares one, and a
-  database that is locked or read-only is a `ReviewStoreUnavailable` naming the file, with nothing half-written.
 """
 
 from __future__ import annotations
@@ -16,65 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from podcast_assets.core.errors import PodcastAssetsError
 from podcast_assets.core.review.audio import Clip, clip_samples, wav_bytes
 from podcast_assets.core.review.corrections import Correction
+from podcast_assets.core.review.database import Database, ReviewStoreError
 from podcast_assets.core.text import STOPWORDS, normalize_text
-
-MIGRATIONS: tuple[str, ...] = (
-    # 1: entries and their edit history
-    """
-    CREATE TABLE entries (
-        id INTEGER PRIMARY KEY,
-        pair_id TEXT NOT NULL,
-        audio_sha256 TEXT NOT NULL,
-        segment_index INTEGER NOT NULL,
-        start REAL NOT NULL,
-        end REAL NOT NULL,
-        asr_text TEXT NOT NULL,
-        reviewed_text TEXT,
-        words TEXT NOT NULL,
-        audio BLOB,
-        audio_blob_sha256 TEXT,
-        sample_rate INTEGER NOT NULL DEFAULT 16000,
-        is_reviewed INTEGER NOT NULL DEFAULT 0,
-        is_trained INTEGER NOT NULL DEFAULT 0,
-        is_deleted INTEGER NOT NULL DEFAULT 0,
-        version INTEGER NOT NULL DEFAULT 1,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        reviewed_at TEXT,
-        UNIQUE (pair_id, audio_sha256, start, end)
-    );
-    CREATE INDEX entries_by_pair ON entries (pair_id, start);
-    CREATE TABLE edits (
-        id INTEGER PRIMARY KEY,
-        entry_id INTEGER NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
-        at TEXT NOT NULL,
-        action TEXT NOT NULL,
-        old_text TEXT,
-        new_text TEXT
-    );
-    CREATE INDEX edits_by_entry ON edits (entry_id);
-    """,
-    # 2: the active review order (priority), the paper's terms near each segment, and the waveform and volume
-    """
-    ALTER TABLE entries ADD COLUMN priority REAL NOT NULL DEFAULT 0;
-    ALTER TABLE entries ADD COLUMN key_terms TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE entries ADD COLUMN peaks TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE entries ADD COLUMN rms_dbfs REAL;
-    ALTER TABLE entries ADD COLUMN peak_dbfs REAL;
-    CREATE INDEX entries_by_priority ON entries (is_deleted, is_reviewed, priority DESC);
-    """,
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
 Status = Literal["all", "unreviewed", "reviewed", "deleted"]
 Order = Literal["active", "time"]
@@ -89,16 +37,6 @@ _LIST_COLUMNS = (
     "id, pair_id, segment_index, start, end, asr_text, reviewed_text, words, is_reviewed, is_trained, is_deleted, "
     "version, created_at, updated_at, reviewed_at, priority, key_terms, peaks, rms_dbfs, peak_dbfs, audio_sha256"
 )
-
-
-class ReviewStoreError(PodcastAssetsError):
-    """The review store cannot be opened or does not hold what was asked."""
-
-
-class ReviewStoreUnavailable(ReviewStoreError):
-    """The database is locked by another process or cannot be written: may succeed later."""
-
-    retryable = True
 
 
 class EntryNotFound(ReviewStoreError):
@@ -148,91 +86,11 @@ def _now() -> str:
 class ReviewStore:
     def __init__(self, path: str | Path, *, busy_timeout: float = 5.0, max_chars_per_second: float = 35.0):
         self.path = Path(path)
-        self.busy_timeout = busy_timeout
         self.max_chars_per_second = max_chars_per_second
-        self._migrated = False
-
-    # ------------------------------------------------------------------ connection and schema
-
-    def _unavailable(self, exc: sqlite3.Error) -> ReviewStoreError:
-        text = str(exc)
-        if "locked" in text or "busy" in text:
-            return ReviewStoreUnavailable(
-                f"the review database is locked by another process ({text}); nothing was changed",
-                path=self.path,
-                fix=f"try again when the other writer is done (waited {self.busy_timeout:g} s)",
-            )
-        if "readonly" in text or "read-only" in text:
-            return ReviewStoreUnavailable(
-                f"the review database cannot be written ({text}); nothing was changed",
-                path=self.path,
-                fix="give this user write access to the file and its folder, or point review.db elsewhere",
-            )
-        return ReviewStoreError(
-            f"the review database failed: {text}", path=self.path, fix="check the file and its folder"
-        )
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self._migrate()
-        try:
-            connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise self._unavailable(exc) from exc
-        connection.row_factory = sqlite3.Row
-        try:
-            connection.execute("PRAGMA foreign_keys = ON")
-            yield connection
-        except sqlite3.OperationalError as exc:
-            raise self._unavailable(exc) from exc
-        finally:
-            connection.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A connection inside one immediate transaction: committed whole or rolled back whole."""
-        with self._connect() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        if self._migrated:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            connection = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-            try:
-                version = connection.execute("PRAGMA user_version").fetchone()[0]
-                if version > SCHEMA_VERSION:
-                    raise ReviewStoreError(
-                        f"the review database has schema version {version}, newer than this release knows ({SCHEMA_VERSION})",
-                        path=self.path,
-                        fix="upgrade podcast-assets, or point review.db at another file",
-                    )
-                for number in range(version + 1, SCHEMA_VERSION + 1):
-                    connection.execute("BEGIN IMMEDIATE")
-                    try:
-                        for statement in filter(str.strip, MIGRATIONS[number - 1].split(";")):
-                            connection.execute(statement)
-                        connection.execute(f"PRAGMA user_version = {number}")
-                    except BaseException:
-                        connection.execute("ROLLBACK")
-                        raise
-                    connection.execute("COMMIT")
-            finally:
-                connection.close()
-        except sqlite3.Error as exc:
-            raise self._unavailable(exc) from exc
-        self._migrated = True
+        self._db = Database(self.path, busy_timeout)
 
     def schema_version(self) -> int:
-        with self._connect() as connection:
-            return connection.execute("PRAGMA user_version").fetchone()[0]
+        return self._db.schema_version()
 
     # ------------------------------------------------------------------ filling from transcripts
 
@@ -242,7 +100,7 @@ class ReviewStore:
         unreviewed entries of segments that no longer exist are removed. Deleted entries stay deleted."""
         now = _now()
         inserted = updated = kept = 0
-        with self._write() as db:
+        with self._db.write() as db:
             existing = {
                 (row["start"], row["end"]): row
                 for row in db.execute(
@@ -357,7 +215,7 @@ class ReviewStore:
         """One page of entries (without their history) and how many match in all."""
         where = _STATUS_SQL[status] + (" AND pair_id = ?" if pair_id else "")
         args: tuple[Any, ...] = (pair_id,) if pair_id else ()
-        with self._connect() as db:
+        with self._db.connect() as db:
             total = db.execute(f"SELECT COUNT(*) FROM entries WHERE {where}", args).fetchone()[0]
             rows = db.execute(
                 f"SELECT {_LIST_COLUMNS} FROM entries WHERE {where} ORDER BY {_ORDER_SQL[order]} LIMIT ? OFFSET ?",
@@ -366,7 +224,7 @@ class ReviewStore:
         return [self._entry(r) for r in rows], total
 
     def get(self, entry_id: int, *, history: bool = True) -> dict[str, Any]:
-        with self._connect() as db:
+        with self._db.connect() as db:
             row = db.execute(f"SELECT {_LIST_COLUMNS} FROM entries WHERE id = ?", (entry_id,)).fetchone()
             if row is None:
                 raise EntryNotFound(f"no review entry {entry_id}")
@@ -397,7 +255,7 @@ class ReviewStore:
         args: tuple[Any, ...] = (pair_id,) if pair_id else ()
         if after_id is not None:
             where, args = f"({where}) OR id = ?", (*args, after_id)
-        with self._connect() as db:
+        with self._db.connect() as db:
             ids = [
                 r[0]
                 for r in db.execute(
@@ -412,7 +270,7 @@ class ReviewStore:
 
     def stats(self, pair_id: str | None = None) -> dict[str, Any]:
         where, args = ("WHERE pair_id = ?", (pair_id,)) if pair_id else ("", ())
-        with self._connect() as db:
+        with self._db.connect() as db:
             rows = db.execute(
                 "SELECT pair_id, COUNT(*) FILTER (WHERE is_deleted = 0) AS total, "
                 "COUNT(*) FILTER (WHERE is_deleted = 0 AND is_reviewed = 1) AS reviewed, "
@@ -438,7 +296,7 @@ class ReviewStore:
 
     def audio_wav(self, entry_id: int) -> bytes:
         """The entry's clip as WAV; ClipError when this entry's clip is damaged (other entries are unaffected)."""
-        with self._connect() as db:
+        with self._db.connect() as db:
             row = db.execute(
                 "SELECT audio, audio_blob_sha256 FROM entries WHERE id = ?", (entry_id,)
             ).fetchone()
@@ -485,7 +343,7 @@ class ReviewStore:
     ) -> dict[str, Any]:
         """Set the entry's text (and, when `reviewed` is given, its reviewed flag) if it is still at `version`."""
         now = _now()
-        with self._write() as db:
+        with self._db.write() as db:
             row = self._row_for_change(db, entry_id, version)
             cleaned = self.check_text(text, row["end"] - row["start"])
             old = row["reviewed_text"] if row["reviewed_text"] is not None else row["asr_text"]
@@ -510,7 +368,7 @@ class ReviewStore:
     def mark_reviewed(self, entry_id: int, *, version: int | None, reviewed: bool = True) -> dict[str, Any]:
         """Mark the entry reviewed (its current text, as shown, is right) or back to unreviewed."""
         now = _now()
-        with self._write() as db:
+        with self._db.write() as db:
             row = self._row_for_change(db, entry_id, version)
             if bool(row["is_reviewed"]) != reviewed:
                 db.execute(
@@ -529,7 +387,7 @@ class ReviewStore:
         """Drop the entry from review and training (kept in the file, flagged, so a new fill does not bring it
         back); its segment keeps the recogniser's text in the transcript."""
         now = _now()
-        with self._write() as db:
+        with self._db.write() as db:
             row = self._row_for_change(db, entry_id, version)
             if not row["is_deleted"]:
                 db.execute(
@@ -544,7 +402,7 @@ class ReviewStore:
 
     def corrections(self, pair_id: str, audio_sha256: str) -> list[Correction]:
         """The pair's reviewed segments of this podcast audio, in time order."""
-        with self._connect() as db:
+        with self._db.connect() as db:
             rows = db.execute(
                 "SELECT start, end, reviewed_text FROM entries WHERE pair_id = ? AND audio_sha256 = ? "
                 "AND is_reviewed = 1 AND is_deleted = 0 ORDER BY start",
@@ -554,7 +412,7 @@ class ReviewStore:
 
     def training_rows(self) -> list[dict[str, Any]]:
         """Every reviewed entry with its clip and text, for fine-tuning the recogniser."""
-        with self._connect() as db:
+        with self._db.connect() as db:
             rows = db.execute(
                 "SELECT id, reviewed_text AS text, audio, audio_blob_sha256, sample_rate FROM entries "
                 "WHERE is_reviewed = 1 AND is_deleted = 0 ORDER BY id"
@@ -562,13 +420,13 @@ class ReviewStore:
         return [dict(r) for r in rows]
 
     def mark_trained(self, entry_ids: Sequence[int]) -> None:
-        with self._write() as db:
+        with self._db.write() as db:
             db.executemany("UPDATE entries SET is_trained = 1 WHERE id = ?", [(i,) for i in entry_ids])
 
     def corrected_terms(self, pair_id: str, limit: int = 12) -> list[str]:
         """Words people typed into the pair's reviewed segments that the recogniser had not heard there (the
         most frequent first): the terms it gets wrong in this podcast."""
-        with self._connect() as db:
+        with self._db.connect() as db:
             rows = db.execute(
                 "SELECT asr_text, reviewed_text FROM entries WHERE pair_id = ? AND is_reviewed = 1 AND is_deleted = 0 "
                 "AND reviewed_text != asr_text",
@@ -586,7 +444,7 @@ class ReviewStore:
         """Per pair with reviewed entries (or only `pair_id`): (fingerprint of its reviewed text, time of its
         newest change). The fingerprint changes exactly when the pair's reviewed segments change."""
         where, args = ("AND pair_id = ?", (pair_id,)) if pair_id else ("", ())
-        with self._connect() as db:
+        with self._db.connect() as db:
             rows = db.execute(
                 "SELECT pair_id, audio_sha256, start, end, reviewed_text, updated_at FROM entries "
                 f"WHERE is_reviewed = 1 AND is_deleted = 0 {where} ORDER BY pair_id, audio_sha256, start",
