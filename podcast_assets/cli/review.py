@@ -46,7 +46,7 @@ def cmd_serve(args: argparse.Namespace, config: PipelineConfig) -> int:
 def cmd_apply(args: argparse.Namespace, config: PipelineConfig) -> int:
     from podcast_assets.cli.train import definitions
     from podcast_assets.defs.jobs import TRANSCRIPT_ONWARD_JOB_NAME
-    from podcast_assets.defs.review import applied_fingerprint
+    from podcast_assets.defs.review import unapplied_reviews
 
     discovery = discover_pairs(config.pairs_dir)
     states = open_store(config).review_states()
@@ -60,10 +60,7 @@ def cmd_apply(args: argparse.Namespace, config: PipelineConfig) -> int:
             return 2
         todo = list(args.pairs)
     else:
-        todo = [
-            p for p in sorted(discovery.pairs)
-            if (applied := applied_fingerprint(instance, p)) is not None and applied != states.get(p, ("", None))[0]
-        ]  # fmt: skip
+        todo = [pair_id for pair_id, _, _ in unapplied_reviews(instance, states, sorted(discovery.pairs))]
         if not todo:
             print("every pair's transcript already has its reviewed segments")
             return 0

@@ -88,14 +88,17 @@ def handled(instance: dg.DagsterInstance, pair_id: str, manifest: str) -> bool:
     or a run for them was launched (by the sensor, `podcast-assets train` or anyone tagging it)."""
     if instance.get_run_ids(dg.RunsFilter(tags={MANIFEST_TAG: manifest, "dagster/partition": pair_id}), limit=1):
         return True
-    for key in PROFILE_ASSETS:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[pair_id]), limit=1
-        ).records
-        value = records[0].asset_materialization.metadata.get(MANIFEST_TAG) if records else None
-        if getattr(value, "value", None) != manifest:
-            return False
-    return True
+    return all((newest_metadata(instance, key, pair_id) or {}).get(MANIFEST_TAG) == manifest for key in PROFILE_ASSETS)
+
+
+def newest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey, pair_id: str) -> dict[str, object] | None:
+    """The metadata values of the pair's newest materialization of `key` (None: never materialized)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[pair_id]), limit=1
+    ).records
+    if not records:
+        return None
+    return {name: getattr(value, "value", value) for name, value in records[0].asset_materialization.metadata.items()}
 
 
 def pair_runs_in_flight(instance: dg.DagsterInstance, job_name: str) -> int:

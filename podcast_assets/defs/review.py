@@ -5,6 +5,7 @@ pairs another recogniser transcribed, once a fine-tuned model is swapped in (or 
 import hashlib
 import json
 import time
+from collections.abc import Iterable
 from datetime import datetime
 
 import dagster as dg
@@ -15,7 +16,7 @@ from podcast_assets.core.review.entries import review_segments
 from podcast_assets.defs.failures import user_errors_fail_the_partition
 from podcast_assets.defs.ingest import REVIEW_FINGERPRINT, document_graph_path, transcription_path
 from podcast_assets.defs.jobs import TRANSCRIPT_ONWARD_JOB_NAME, transcript_onward_job
-from podcast_assets.defs.pair_state import PAIR_RUN_STATUSES
+from podcast_assets.defs.pair_state import newest_metadata, pair_runs_in_flight
 from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.resources.asr import ASRResource
 from podcast_assets.resources.pairs import PairsResource
@@ -23,6 +24,7 @@ from podcast_assets.resources.review import ReviewStoreResource
 from podcast_assets.resources.storage import ArtifactStoreResource
 
 MAX_REVIEW_RUNS_PER_TICK = 10
+TRANSCRIPTIONS = dg.AssetKey("transcriptions")
 
 
 @dg.asset(
@@ -74,15 +76,19 @@ def review_entries(
     )
 
 
-def applied_fingerprint(instance: dg.DagsterInstance, pair_id: str) -> str | None:
-    """The reviewed segments the pair's newest transcription applied ("" none; None: never transcribed)."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("transcriptions"), asset_partitions=[pair_id]), limit=1
-    ).records
-    if not records:
-        return None
-    value = records[0].asset_materialization.metadata.get(REVIEW_FINGERPRINT)
-    return getattr(value, "value", "") or ""
+def unapplied_reviews(
+    instance: dg.DagsterInstance, states: dict[str, tuple[str, str]], pair_ids: Iterable[str]
+) -> list[tuple[str, str, str | None]]:
+    """(pair, fingerprint of its reviewed segments, time of the newest change) of each of `pair_ids` whose newest
+    transcription applied other reviewed segments than the store now holds (a pair never transcribed is left to
+    its first run). `states`: ReviewStore.review_states()."""
+    due = []
+    for pair_id in pair_ids:
+        fingerprint, changed_at = states.get(pair_id, ("", None))
+        transcribed = newest_metadata(instance, TRANSCRIPTIONS, pair_id)
+        if transcribed is not None and (transcribed.get(REVIEW_FINGERPRINT) or "") != fingerprint:
+            due.append((pair_id, fingerprint, changed_at))
+    return due
 
 
 @dg.sensor(
@@ -99,17 +105,11 @@ def review_sensor(context: dg.SensorEvaluationContext, review: ReviewStoreResour
     now = time.time()
     requests = []
     waiting = []
-    for pair_id in sorted(set(states) | set(previous)):
-        if pair_id not in registered:
-            continue
-        fingerprint, changed_at = states.get(pair_id, ("", None))
-        applied = applied_fingerprint(context.instance, pair_id)
-        if applied is None or applied == fingerprint:
-            continue
+    candidates = sorted((set(states) | set(previous)) & registered)
+    for pair_id, fingerprint, changed_at in unapplied_reviews(context.instance, states, candidates):
         if changed_at and now - datetime.fromisoformat(changed_at).timestamp() < review.settle_seconds:
             waiting.append(pair_id)
-            continue
-        if len(requests) < MAX_REVIEW_RUNS_PER_TICK:
+        elif len(requests) < MAX_REVIEW_RUNS_PER_TICK:
             requests.append(
                 dg.RunRequest(run_key=f"review-{pair_id}-{fingerprint or 'none'}", partition_key=pair_id)
             )
@@ -133,11 +133,7 @@ MAX_RETRANSCRIBE_RUNS_IN_FLIGHT = 4
 
 def transcribed_with(instance: dg.DagsterInstance, pair_id: str) -> str | None:
     """The recogniser that made the pair's newest transcription (None: never transcribed)."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("transcriptions"), asset_partitions=[pair_id]), limit=1
-    ).records
-    value = records[0].asset_materialization.metadata.get("model") if records else None
-    return getattr(value, "value", None)
+    return (newest_metadata(instance, TRANSCRIPTIONS, pair_id) or {}).get("model")
 
 
 @dg.sensor(
@@ -159,9 +155,7 @@ def recogniser_sensor(context: dg.SensorEvaluationContext, asr: ASRResource) -> 
         pending = [p for p in registered if transcribed_with(context.instance, p) not in (None, model)]
         if pending:
             context.log.info(f"{len(pending)} pair(s) were transcribed by another recogniser than {model}")
-    in_flight = context.instance.get_runs_count(
-        dg.RunsFilter(job_name=TRANSCRIPT_ONWARD_JOB_NAME, statuses=PAIR_RUN_STATUSES)
-    )
+    in_flight = pair_runs_in_flight(context.instance, TRANSCRIPT_ONWARD_JOB_NAME)
     batch = pending[: max(0, MAX_RETRANSCRIBE_RUNS_IN_FLIGHT - in_flight)]
     tag = hashlib.sha256(model.encode()).hexdigest()[:12]
     cursor = json.dumps({"model": model, "pending": pending[len(batch) :]})
