@@ -45,11 +45,29 @@ from podcast_assets.resources.video import VideoResource
 def recogniser_model(config: PipelineConfig) -> str:
     """The model the recogniser uses now: the one the last guarded swap installed, if any (and asr.adapted), else
     the configured asr.model."""
-    return build_resources(config)["asr"].in_use()
+    return asr_resource(config).in_use()
+
+
+def asr_resource(config: PipelineConfig) -> ASRResource:
+    asr = config.asr
+    return ASRResource(
+        provider=asr.provider,
+        model=asr.model,
+        adapted_models=str(config.storage.root) if asr.adapted else None,
+        compute_type=asr.compute_type,
+        beam_size=asr.beam_size,
+        vad=asr.vad,
+        cpu_threads=asr.cpu_threads,
+        base_url=asr.base_url,
+        api_key_env=asr.api_key_env,
+        max_audio_seconds=asr.max_audio_seconds,
+        first_minute_check=asr.first_minute_check,
+        paper_vocabulary=asr.paper_vocabulary,
+        vocabulary_terms=asr.vocabulary_terms,
+    )
 
 
 def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource]:
-    asr = config.asr
     return {
         "pairs": PairsResource(pairs_dir=str(config.pairs_dir)),
         "artifacts": ArtifactStoreResource.from_settings(config.storage),
@@ -58,21 +76,7 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
             timeout_seconds=config.pdf.timeout_seconds,
             min_chars_per_page=config.pdf.min_chars_per_page,
         ),
-        "asr": ASRResource(
-            provider=asr.provider,
-            model=asr.model,
-            adapted_models=str(config.storage.root) if asr.adapted else None,
-            compute_type=asr.compute_type,
-            beam_size=asr.beam_size,
-            vad=asr.vad,
-            cpu_threads=asr.cpu_threads,
-            base_url=asr.base_url,
-            api_key_env=asr.api_key_env,
-            max_audio_seconds=asr.max_audio_seconds,
-            first_minute_check=asr.first_minute_check,
-            paper_vocabulary=asr.paper_vocabulary,
-            vocabulary_terms=asr.vocabulary_terms,
-        ),
+        "asr": asr_resource(config),
         "llm": LLMResource.from_settings(
             config.llm,
             cache_dir=str(config.storage.root / "cache" / "llm"),

@@ -4,20 +4,15 @@ in use, and go back to the one before."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from podcast_assets.core.config import PipelineConfig
 
 
-def runs_dir(config: PipelineConfig) -> Path:
-    return config.storage.root / "asr" / "runs"
-
-
 def cmd_finetune(args: argparse.Namespace, config: PipelineConfig) -> int:
     from podcast_assets.cli.review import open_store
-    from podcast_assets.core.asr_training.pipeline import RunSettings, run_finetune
+    from podcast_assets.core.asr_training.pipeline import RunSettings, run_finetune, runs_dir
     from podcast_assets.core.asr_training.registry import ModelRegistry
     from podcast_assets.core.asr_training.trainer import TrainSettings
     from podcast_assets.definitions import recogniser_model
@@ -51,15 +46,18 @@ def cmd_finetune(args: argparse.Namespace, config: PipelineConfig) -> int:
 
     report = run_finetune(
         open_store(config), ModelRegistry(config.storage.root), settings,
-        current_model=recogniser_model(config), recognise=recognise, runs_dir=runs_dir(config),
+        current_model=recogniser_model(config), recognise=recognise, runs_dir=runs_dir(config.storage.root),
         say=lambda line: print(line, flush=True),
     )  # fmt: skip
-    print(f"report: {runs_dir(config) / report['run'] / 'report.json'} (curves: {report['curves']})")
+    print(
+        f"report: {runs_dir(config.storage.root) / report['run'] / 'report.json'} (curves: {report['curves']})"
+    )
     return 0
 
 
 def cmd_status(args: argparse.Namespace, config: PipelineConfig) -> int:
     from podcast_assets.cli.review import open_store
+    from podcast_assets.core.asr_training.pipeline import last_report
     from podcast_assets.core.asr_training.registry import ModelRegistry
     from podcast_assets.definitions import recogniser_model
 
@@ -74,9 +72,7 @@ def cmd_status(args: argparse.Namespace, config: PipelineConfig) -> int:
         print(f"    rollback restores: {before[0].path if before and before[0] else config.asr.model}")
     stats = open_store(config).stats()
     print(f"reviewed segments: {stats['reviewed']} ({stats['ready_for_training']} not yet trained on)")
-    reports = sorted(runs_dir(config).glob("*/report.json"), key=lambda p: p.stat().st_mtime)
-    if reports:
-        last = json.loads(reports[-1].read_text())
+    if last := last_report(config.storage.root):
         print(f"last run {last['run']}: {last['decision']}")
     return 0
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from podcast_assets.core.asr_training.pipeline import last_report, runs_dir
 from podcast_assets.core.asr_training.registry import ModelRegistry
 from podcast_assets.core.processes import pid_alive
 from podcast_assets.core.review.store import ReviewStore
@@ -49,24 +50,25 @@ class TrainingControl:
         return pid_alive(pid)
 
     def status(self, store: ReviewStore) -> dict[str, Any]:
-        registry = ModelRegistry(self.storage_root)
-        current = registry.current()
-        reports = sorted(self.folder.glob("runs/*/report.json"), key=lambda p: p.stat().st_mtime)
-        last = json.loads(reports[-1].read_text()) if reports else None
+        current = ModelRegistry(self.storage_root).current()
+        in_use = self.in_use()
+        last = last_report(self.storage_root)
         active = self._active()
         running = bool(active and self._alive(active["pid"]))
         progress = None
         if active:
             candidates = [
-                p for p in self.folder.glob("runs/*/progress.json") if p.stat().st_mtime >= active["started"]
+                p
+                for p in runs_dir(self.storage_root).glob("*/progress.json")
+                if p.stat().st_mtime >= active["started"]
             ]
             if candidates:
                 progress = json.loads(max(candidates, key=lambda p: p.stat().st_mtime).read_text())
         log = Path(active["log"]).read_text(errors="replace").splitlines()[-LOG_LINES:] if active else []
         return {
             "ready_for_training": store.stats()["ready_for_training"],
-            "current_model": self.in_use(),
-            "fine_tuned": bool(current) and self.in_use() == current.path,
+            "current_model": in_use,
+            "fine_tuned": bool(current) and in_use == current.path,
             "last_run": (
                 {
                     k: last[k]

@@ -48,6 +48,17 @@ class RunSettings:
     quantization: str = "int8"
 
 
+def runs_dir(storage_root: str | Path) -> Path:
+    """Where fine-tuning runs keep their folders (one per data and settings)."""
+    return Path(storage_root) / "asr" / "runs"
+
+
+def last_report(storage_root: str | Path) -> dict | None:
+    """The report of the run that finished last, if any."""
+    reports = sorted(runs_dir(storage_root).glob("*/report.json"), key=lambda p: p.stat().st_mtime)
+    return json.loads(reports[-1].read_text()) if reports else None
+
+
 def corpus_wer(recognise: Recognise, model: str, examples: list[Example]) -> float:
     edits = words = 0
     for example in examples:
