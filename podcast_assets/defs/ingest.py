@@ -5,7 +5,7 @@ import time
 import dagster as dg
 
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
-from podcast_assets.core.ingest.pairs import PairFiles
+from podcast_assets.core.ingest.pairs import PairDigest, PairFiles
 from podcast_assets.core.ingest.pdf import EXTRACTOR_VERSION, attach_figure_images
 from podcast_assets.core.ingest.vocabulary import paper_vocabulary
 from podcast_assets.core.previews import png_markdown, png_thumbnail, transcript_preview_markdown
@@ -33,11 +33,12 @@ def transcription_path(pair_id: str) -> str:
 
 
 def paper_graph(
-    files: PairFiles, pdf_extractor: PdfExtractorResource, store, log
+    files: PairFiles, digest: PairDigest, pdf_extractor: PdfExtractorResource, store, log
 ) -> tuple[DocumentGraph, bool]:
-    """The pair's document graph, from the cache (keyed by PDF content and extractor) or extracted now."""
+    """The pair's document graph, from the cache (keyed by PDF content and extractor) or extracted now.
+    `digest`: the pair's file hashes, made once per asset (hashing a podcast is not free)."""
     paper = files.require_paper()
-    key = cache_key("document_graph", files.digest().paper, pdf_extractor.cache_identity())
+    key = cache_key("document_graph", digest.paper, pdf_extractor.cache_identity())
 
     def extract() -> DocumentGraph:
         log.info(f"extracting {paper}")
@@ -67,7 +68,7 @@ def document_graphs(
         files = pairs.files(pair_id)
         digest = files.digest()
         started = time.perf_counter()
-        graph, cached = paper_graph(files, pdf_extractor, store, context.log)
+        graph, cached = paper_graph(files, digest, pdf_extractor, store, context.log)
         rel = store.write_model(document_graph_path(pair_id), graph)
 
     metadata: dict[str, dg.RawMetadataValue] = {
@@ -130,7 +131,7 @@ def transcriptions(
         reviews = review.open()
         vocabulary: list[str] = []
         if asr.paper_vocabulary:
-            graph, _ = paper_graph(files, pdf_extractor, store, context.log)
+            graph, _ = paper_graph(files, digest, pdf_extractor, store, context.log)
             vocabulary = paper_vocabulary(
                 graph, reviews.corrected_terms(pair_id), max_terms=asr.vocabulary_terms
             )
