@@ -12,13 +12,11 @@ from podcast_assets.cli.progress import failure_reasons, run_config
 from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.ingest.pairs import discover_pairs
 from podcast_assets.core.review.store import ReviewStore
+from podcast_assets.resources.review import ReviewStoreResource
 
 
 def open_store(config: PipelineConfig) -> ReviewStore:
-    review = config.review
-    return ReviewStore(
-        review.db, busy_timeout=review.busy_timeout_seconds, max_chars_per_second=review.max_chars_per_second
-    )
+    return ReviewStoreResource.from_config(config).open()
 
 
 def cmd_serve(args: argparse.Namespace, config: PipelineConfig) -> int:
