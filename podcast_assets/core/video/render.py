@@ -14,6 +14,7 @@ its writer is gone) and never touches the file at the final path.
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import shutil
 import tempfile
@@ -35,7 +36,7 @@ from podcast_assets.core.video import cards
 from podcast_assets.core.video.models import VisualAlignment, VisualCue
 from podcast_assets.core.video.probe import MediaProbe, probe
 
-RENDERER = "moviepy-cards-v1"
+RENDERER = "moviepy-cards-v2"
 """Changes when a frame would be drawn differently: part of every rendered video's cache key."""
 MAX_AV_GAP_S = 0.1
 """The audio and video streams of a published MP4 end within this of each other."""
@@ -244,7 +245,10 @@ def render_video(
     try:
         duration = float(sound.duration)
         timeline = _Timeline(alignment, graph, figure_files, settings, duration)
-        clip = VideoClip(frame_function=timeline.frame, duration=duration).with_audio(sound)
+        # whole frames that cover the sound: moviepy renders floor(duration x fps) frames, which can end a frame
+        # before the audio does (at 10 fps, 0.1 s: the limit of the check below)
+        frames_cover = math.ceil(duration * settings.fps - 1e-9) / settings.fps
+        clip = VideoClip(frame_function=timeline.frame, duration=frames_cover).with_audio(sound)
         with tempfile.TemporaryDirectory(
             prefix=f".{out.name}.partial-{os.getpid()}-audio", dir=out.parent
         ) as tmp:
