@@ -9,11 +9,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 WORKDIR /opt/podcast-assets
 
 COPY pyproject.toml README.md workspace.yaml ./
+COPY requirements ./requirements
 COPY podcast_assets ./podcast_assets
 COPY configs ./configs
 COPY prompts ./prompts
-# editable: the package finds prompts/ and configs/ beside it, as in a clone
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -q -e .
+# from the lock; editable: the package finds prompts/ and configs/ beside it, as in a clone
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install --no-cache-dir -q -r requirements/main.txt -e .
 RUN mkdir -p "$DAGSTER_HOME" && cp configs/dagster/aws/dagster.yaml "$DAGSTER_HOME/dagster.yaml" \
     && /opt/venv/bin/python -c "import podcast_assets.definitions"
 ENV PATH=/opt/venv/bin:$PATH

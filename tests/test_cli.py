@@ -230,6 +230,7 @@ def test_the_readme_names_exactly_two_setup_commands_and_ci_runs_the_test_one():
     commands = [line for line in block.splitlines()[1:] if line.strip() and not line.startswith("#")]
     assert len(commands) == 2
     assert "podcast-assets train" in commands[0] and "pytest" in commands[1]
+    assert "-r requirements/main.txt -e ." in commands[0] and "-r requirements/test.txt -e '.[test]'" in commands[1]
     assert commands[1].strip() in (PROJECT_ROOT / ".ci" / "run").read_text()
 
 
