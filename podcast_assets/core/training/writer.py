@@ -31,10 +31,13 @@ References, footnotes, captions, acknowledgements and appendices are never conte
 spent a type may borrow from a close type no later segment needs (`_BORROW`), and background, problem,
 implication, limitation and conclusion may then take any paragraph rich in their cue phrases; methodology
 and key_finding never borrow, and when the paper holds fewer of their words than planned their segments
-are shrunk alike so every run of them still gets some (`_ration`). An atom is spoken at most once (a
-segment may only finish the atom its predecessor of the same run left unfinished); a segment leads with the
-earliest unused atom that names its next uncovered key concept, or, when an analogy is due, one that
-defines a key concept or makes a comparison. The draft is then fitted to the word budget by `fit_length`'s
+are shrunk alike so every run of them still gets some (`_ration`). The first segment of every run is always
+written, whatever the extraction found: when its pools are spent it takes the close types' pools and the
+cue-found paragraphs (atoms another type waits for included), then the unspoken paragraph that suits its
+type best (`_Draft.fallback`); only a later segment of a run is left out when nothing is left for it. An
+atom is spoken at most once (a segment may only finish the atom its predecessor of the same run left
+unfinished); a segment leads with the earliest unused atom that names its next uncovered key concept, or,
+when an analogy is due, one that defines a key concept or makes a comparison. The draft is then fitted to the word budget by `fit_length`'s
 rules; a paper with too few speakable sentences gives a shorter script (`paper_supply` tells how much).
 """
 
@@ -652,8 +655,20 @@ class _Draft:
                 out.append((atom_id, cued))
         return out
 
-    def lead_atoms(self, segment_type: str, targets: Sequence[str]) -> list[tuple[str, bool]]:
-        pool = self.available(segment_type)
+    def fallback(self, segment_type: str) -> list[tuple[str, bool]]:
+        """For a segment that must be written (the first of its run) when `available` has nothing: first the
+        type's pool, every close type's and the cue-found paragraphs, atoms another type waits for included;
+        then any unspoken atom, those that suit the type best first, each group in reading order."""
+        every_type = set(SEGMENT_TYPES)
+        wider = [(a, cued) for a, cued in self.paper.pool(segment_type, every_type) if a not in self.used]
+        if wider:
+            return wider
+        rest = [a for a, spoken in self.paper.spoken.items() if spoken and a not in self.used]
+        rest.sort(key=lambda a: (-self.paper.affinity.get(a, {}).get(segment_type, 0.0), self.paper.order[a]))
+        return [(a, False) for a in rest]
+
+    def lead_atoms(self, segment_type: str, targets: Sequence[str], required: bool = False) -> list[tuple[str, bool]]:
+        pool = self.available(segment_type) or (self.fallback(segment_type) if required else [])
         leads: list[tuple[str, bool]] = []
         for concept in targets:
             lead = next((p for p in pool if concept in self.paper.mentions.get(p[0], ())), None)
@@ -671,9 +686,10 @@ class _Draft:
         ][:n]
 
     def content(
-        self, segment_type: str, budget: float, analogy_due: bool
+        self, segment_type: str, budget: float, analogy_due: bool, required: bool = False
     ) -> tuple[list[str], list[str], bool]:
-        """Paper sentences for one segment: (sentences, atoms, whether one was framed as an analogy)."""
+        """Paper sentences for one segment: (sentences, atoms, whether one was framed as an analogy). A
+        `required` segment (the first of its run) falls back to wider pools when its own is spent."""
         out: list[str] = []
         atoms: list[str] = []
         words = 0
@@ -687,7 +703,7 @@ class _Draft:
                 return out, atoms, self._frame(out, analogy_due)
         self.carry = None
         targets = self.targets(segment_type)
-        leads = self.lead_atoms(segment_type, targets)
+        leads = self.lead_atoms(segment_type, targets, required)
         explained = self._explainable(leads) if analogy_due and not out else None
         if explained is not None:
             leads = [leads[explained[0]], *leads[: explained[0]], *leads[explained[0] + 1 :]]
@@ -880,21 +896,24 @@ def write_script(
             opening = [signpost]
             type_changes += 1
         budget = slot.words
+        # the first segment of each run is always written, so the script keeps the plan's sequence whatever
+        # the paper holds; a later segment of the run is left out when nothing is left for it
+        first_of_run = index == 0 or slot.type != plan[index - 1].type
         question_due = index > 0 and questions.due(written) and (not two or next_speaker == GUEST)
-        if slot.type == "figure":
-            made = draft.figure(budget - sum(len(s.split()) for s in opening))
-            if made is None:
-                continue
+        made = draft.figure(budget - sum(len(s.split()) for s in opening)) if slot.type == "figure" else None
+        if made is not None:
             body, atoms, figure_id = made
             framed = False
+        elif slot.type == "figure" and not first_of_run:
+            continue
         elif slot.type == "transition":
             body, atoms, figure_id, framed = [], [], None, False
             opening = opening or [_SIGNPOSTS["transition"][0]]
         else:
             room = budget - sum(len(s.split()) for s in opening) - (8 if question_due else 0)
-            body, atoms, framed = draft.content(slot.type, max(room, 1), analogies.due(written))
+            body, atoms, framed = draft.content(slot.type, max(room, 1), analogies.due(written), first_of_run)
             figure_id = None
-            if not body and index > 0:
+            if not body and not first_of_run:
                 continue
         if framed:
             analogies.done()
