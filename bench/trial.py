@@ -24,7 +24,7 @@ from podcast_assets.core.config import load_config
 from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.core.training.prompts import REFINED, PromptLibrary
 from podcast_assets.definitions import build_resources
-from podcast_assets.defs.training import PairRecords, Trainer, score_item
+from podcast_assets.defs.trial_items import PairRecords, Trainer, score_item
 from podcast_assets.resources.storage import open_store
 from podcast_assets.resources.training import PROMPTS_DIR
 

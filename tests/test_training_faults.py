@@ -50,16 +50,8 @@ from podcast_assets.definitions import build_definitions, build_resources
 from podcast_assets.defs.ingest import document_graph_path
 from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.defs.sensors import aggregate_sensor, training_pairs_sensor
-from podcast_assets.defs.training import (
-    PairRecords,
-    Trainer,
-    current_profile,
-    ensure_session,
-    score_item,
-    target_of,
-    trial_results,
-    writing_services,
-)
+from podcast_assets.defs.training import current_profile, ensure_session, trial_results
+from podcast_assets.defs.trial_items import PairRecords, Trainer, score_item, target_of, writing_services
 from tests.conftest import PROJECT_ROOT, training_pair_dirs
 from tests.dagster_helpers import make_config, run_requested, seeded_artifacts
 from tests.fake_llm_server import FakeLLMServer, RecordedRequest, Reply, ok

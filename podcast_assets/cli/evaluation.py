@@ -43,7 +43,7 @@ def resolve_version(config: PipelineConfig, library: PromptLibrary, name: str) -
 
 def _trainer(config: PipelineConfig, store: LocalArtifactStore):
     from podcast_assets.definitions import build_resources
-    from podcast_assets.defs.training import Trainer
+    from podcast_assets.defs.trial_items import Trainer
     from podcast_assets.resources.training import PROMPTS_DIR
 
     training_store = open_store(config.storage)
@@ -63,7 +63,7 @@ def evaluate(config: PipelineConfig, pairs_dir: Path, names: list[str], *, verbo
     from podcast_assets.defs.analysis import aligned_segments
     from podcast_assets.defs.ingest import document_graphs, transcriptions
     from podcast_assets.defs.partitions import training_pairs
-    from podcast_assets.defs.training import PairRecords, score_item
+    from podcast_assets.defs.trial_items import PairRecords, score_item
 
     discovery = discover_pairs(pairs_dir)
     for problem in discovery.problems:
@@ -132,7 +132,7 @@ def evaluate(config: PipelineConfig, pairs_dir: Path, names: list[str], *, verbo
 
 def generate(config: PipelineConfig, pdf: Path, depth: str, out: Path, *, version: str = "best") -> int:
     from podcast_assets.core.training.trial import SpeechChecks, check_round_trip, speak_to_length
-    from podcast_assets.defs.training import writing_services
+    from podcast_assets.defs.trial_items import writing_services
 
     store = open_store(config.storage)
     trainer, resources = _trainer(config, store)
