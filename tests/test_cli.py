@@ -216,6 +216,30 @@ def test_train_shows_progress_and_a_one_line_reason_and_keeps_tracebacks_for_ver
     assert verbose.returncode == 1 and "Stack Trace" in verbose.stdout + verbose.stderr
 
 
+
+def test_evaluate_gives_a_refused_pair_one_line_and_keeps_tracebacks_for_verbose(project):
+    """A held-out pair whose podcast the recogniser refuses (German through the English-only model): the reason and
+    the fix on one line, as train gives them; Dagster's log with its traceback only with --verbose."""
+    root, run = project
+    shutil.copytree(EXAMPLE, root / "pairs" / "wheat")
+    run(str(BIN / "podcast-assets"), "train", "--no-trials")
+    held_out = root / "held-out" / "german"
+    held_out.mkdir(parents=True)
+    shutil.copyfile(EXAMPLE / "paper.pdf", held_out / "paper.pdf")
+    shutil.copyfile(PROJECT_ROOT / "tests" / "data" / "speech" / "de-espeak-two-voices.mp3", held_out / "podcast.mp3")
+    command = [str(BIN / "podcast-assets"), "evaluate", "--pairs-dir", str(root / "held-out"), "--versions", "v1"]
+    out = run(*command, check=False)
+    assert out.returncode == 1
+    [line] = [line for line in out.stderr.splitlines() if "FAILED" in line]
+    assert "german: FAILED: transcriptions:" in line and "refused after the first minute" in line, out.stderr
+    assert "podcast.mp3" in line and "Fix:" in line, line
+    everything = out.stdout + out.stderr
+    assert "Traceback" not in everything and "Stack Trace" not in everything
+    assert len(everything.splitlines()) <= 6, everything
+    verbose = run(*command, "--verbose", check=False)
+    assert verbose.returncode == 1 and "Stack Trace" in verbose.stdout + verbose.stderr
+
+
 def test_a_malformed_config_stops_the_cli_with_the_file_and_key(project):
     root, run = project
     (root / "configs" / "pipeline.yaml").write_text("asr: {provider: whispr}\n")

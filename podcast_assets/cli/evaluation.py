@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from podcast_assets.cli.progress import failure_reasons
 from podcast_assets.core.analysis.profile_store import load_current
 from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.errors import PodcastAssetsError, TrainingError
@@ -95,14 +96,13 @@ def evaluate(config: PipelineConfig, pairs_dir: Path, names: list[str], *, verbo
             result = dg.materialize(
                 [document_graphs, transcriptions, aligned_segments], partition_key=pair_id, instance=instance,
                 resources=build_resources(eval_config), raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING" if verbose else "CRITICAL"}}}},
             )  # fmt: skip
             if result.success:
                 ready.append(pair_id)
             else:
-                errors = [e.event_specific_data.error.message.strip() for e in result.all_events
-                          if e.is_step_failure and e.event_specific_data and e.event_specific_data.error]  # fmt: skip
-                print(f"  {pair_id}: FAILED: {errors[0] if errors else 'see the log'}", file=sys.stderr)
+                for reason in failure_reasons(result) or ["see the run's log (--verbose prints it)"]:
+                    print(f"  {pair_id}: FAILED: {reason}", file=sys.stderr)
     rows: dict[str, dict[str, float]] = {}
     for pair_id in ready:
         pair = PairRecords.load(store, pair_id)
