@@ -7,16 +7,38 @@ layers of width 384; base: 6 of 512) initialised at random: the arithmetic of a 
 is that of the real model. Each step is a forward and backward pass over `--batch` 30 s windows (Whisper pads
 every segment to 30 s) and an AdamW update, on the CPU threads the recogniser uses. Printed per size: parameters,
 seconds per step (median of `--steps` after one warm-up), and the time of one epoch over 1,000 reviewed segments.
-Needs the finetune extra (pip install -e '.[finetune]').
+First it prints what the extra adds to the virtualenv: the size of the packages requirements/finetune.txt holds
+beyond requirements/main.txt. Needs the finetune extra (pip install -e '.[finetune]').
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import statistics
 import time
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+LOCKS = Path(__file__).resolve().parents[1] / "requirements"
 
 SIZES = {"tiny": (384, 4, 6), "base": (512, 6, 8)}
+
+
+def locked(name: str) -> set[str]:
+    lines = (LOCKS / f"{name}.txt").read_text().splitlines()
+    return {canonicalize_name(line.split("==")[0]) for line in lines if "==" in line}
+
+
+def extra_size_bytes() -> tuple[int, list[str]]:
+    """Bytes on disk of the installed packages the finetune lock adds to the main one, and their names."""
+    added = locked("finetune") - locked("main")
+    total = 0
+    for dist in importlib.metadata.distributions():
+        if canonicalize_name(dist.metadata["Name"]) in added:
+            total += sum(f.size or 0 for f in dist.files or [])
+    return total, sorted(added)
 
 
 def main() -> int:
@@ -31,6 +53,8 @@ def main() -> int:
     import torch
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
+    size, added = extra_size_bytes()
+    print(f"the finetune extra adds {size / 1e9:.2f} GB to the virtualenv ({len(added)} packages: {', '.join(added)})")
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} CPU threads, batch {args.batch} x 30 s windows\n")
     print(f"{'size':6} {'parameters':>11} {'s / step':>9} {'epoch of 1,000 segments':>25}")

@@ -47,11 +47,13 @@ def main() -> None:
     asr.load()
     print(f"model load: {time.perf_counter() - started:.2f} s (excluded from the real-time factor)\n")
 
+    total_audio = total_wall = 0.0
     for pair in pairs:
         audio = pair / "podcast.mp3"
         started = time.perf_counter()
         result = asr.transcribe(audio)
         wall = time.perf_counter() - started
+        total_audio, total_wall = total_audio + result.duration, total_wall + wall
         rtf = result.duration / wall
         print(f"{pair.name}: {result.duration:.1f} s of audio in {wall:.1f} s "
               f"(recognition {result.processing_seconds:.1f} s) -> {rtf:.1f}x real time "
@@ -62,6 +64,9 @@ def main() -> None:
             wrong, total = word_errors(clean_reference_script(script.read_text()), result.text)
             print(f"  WER against transcript.txt: {wrong / total:.1%} ({wrong} edits / {total} words)")
 
+    if len(pairs) > 1:
+        print(f"all {len(pairs)} podcasts: {total_audio / 60:.1f} min of audio in {total_wall:.0f} s "
+              f"({total_audio / total_wall:.1f}x real time)")  # fmt: skip
     print(f"\nspeech clips ({SPEECH_DIR}):")
     clips = sorted(SPEECH_DIR.glob("*.flac")) + sorted(SPEECH_DIR.glob("*.wav"))
     all_wrong = all_total = 0

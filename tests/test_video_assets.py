@@ -13,6 +13,7 @@ import pytest
 
 from podcast_assets.core.ingest.models import DocumentGraph
 from podcast_assets.core.storage import LocalArtifactStore
+from podcast_assets.core.video.alignment import shifted
 from podcast_assets.core.video.models import SyncReport, VisualAlignment
 from podcast_assets.core.video.probe import frame_at, probe
 from podcast_assets.core.video.render import MAX_AV_GAP_S
@@ -21,7 +22,7 @@ from podcast_assets.definitions import build_definitions
 from podcast_assets.defs.jobs import PAIR_JOB_NAME, VIDEO_JOB_NAME
 from podcast_assets.defs.video import SYNC_CHECK
 from tests.conftest import training_pair_dirs
-from tests.core.test_video_alignment import SHIFT_S, shifted
+from tests.core.test_video_alignment import SHIFT_S
 from tests.core.test_video_render import figure_similarity
 from tests.dagster_helpers import make_config, seeded_artifacts
 

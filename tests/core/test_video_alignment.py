@@ -15,8 +15,7 @@ from podcast_assets.core.ingest.models import (
     TranscriptSegment,
     Word,
 )
-from podcast_assets.core.video.alignment import align_visuals, figure_mentions, key_sentence
-from podcast_assets.core.video.models import VisualAlignment
+from podcast_assets.core.video.alignment import align_visuals, figure_mentions, key_sentence, shifted
 from podcast_assets.core.video.sync import sync_qa
 
 SHIFT_S = 10.0
@@ -32,17 +31,6 @@ def real_alignments(real_pairs) -> dict:
         segments = analyse_pair(pair_id, transcription, graph)
         out[pair_id] = (align_visuals(segments, transcription, graph), transcription)
     return out
-
-
-def shifted(alignment: VisualAlignment, seconds: float) -> VisualAlignment:
-    """The same cues `seconds` later, cut at the end of the audio (the segments' spans are the audio's and
-    stay)."""
-    cues = []
-    for c in alignment.cues:
-        start, end = min(c.start + seconds, alignment.duration), min(c.end + seconds, alignment.duration)
-        if end > start:
-            cues.append(c.model_copy(update={"start": start, "end": end}))
-    return alignment.model_copy(update={"cues": cues})
 
 
 def test_real_cues_lie_within_the_audio_and_do_not_overlap(real_alignments):

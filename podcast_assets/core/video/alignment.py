@@ -291,3 +291,14 @@ def align_visuals(
         figure_numbers=by_number,
         warnings=warnings,
     )
+
+
+def shifted(alignment: VisualAlignment, seconds: float) -> VisualAlignment:
+    """The same cues `seconds` later (what a sync check must catch), cut at the end of the audio (the segments' spans are the audio's and
+    stay)."""
+    cues = []
+    for c in alignment.cues:
+        start, end = min(c.start + seconds, alignment.duration), min(c.end + seconds, alignment.duration)
+        if end > start:
+            cues.append(c.model_copy(update={"start": start, "end": end}))
+    return alignment.model_copy(update={"cues": cues})
