@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,9 +23,9 @@ def registered_partitions(home: Path) -> list[str]:
     """The training_pairs partitions in the instance at `home` ([] when no instance was ever made there)."""
     import dagster as dg
 
-    if not (home / "storage").exists():
+    if not (home / "history").exists():
         return []
-    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(home))) as instance:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         return instance.get_dynamic_partitions("training_pairs")
 
 
@@ -240,6 +241,71 @@ def test_evaluate_gives_a_refused_pair_one_line_and_keeps_tracebacks_for_verbose
     assert verbose.returncode == 1 and "Stack Trace" in verbose.stdout + verbose.stderr
 
 
+
+def test_two_trains_at_once_never_share_a_root_or_a_session(project):
+    """On a new Dagster home, a second `train` while one runs is refused with who holds the artifact root; a third
+    with --wait waits, then trains a session of its own on the now existing home. Every session stays readable,
+    and nothing of one is written into the other."""
+    import time
+
+    from podcast_assets.core.locks import LOCK_NAME
+
+    root, run = project
+    shutil.copytree(EXAMPLE, root / "pairs" / "wheat")
+    env = {**os.environ, "DAGSTER_HOME": str(root / "home"),
+           "PODCAST_ASSETS_CONFIG": str(root / "configs" / "pipeline.yaml")}  # fmt: skip
+    command = [str(BIN / "podcast-assets"), "train", "--max-trials", "1"]
+
+    def start(*extra: str) -> subprocess.Popen:
+        return subprocess.Popen([*command, *extra], cwd=root, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+    first = start()
+    lock = root / "artifacts" / LOCK_NAME
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (lock.is_file() and f'"pid": {first.pid}' in lock.read_text()):
+        time.sleep(0.05)
+    refused = run(*command, check=False)
+    assert refused.returncode == 2, refused.stdout
+    assert f"pid {first.pid}" in refused.stderr and "podcast-assets train --max-trials 1" in refused.stderr
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr, refused.stderr
+    waiting = start("--wait")
+    outs = [p.communicate(timeout=900) for p in (first, waiting)]
+    assert first.returncode == 0 and waiting.returncode == 0, outs
+    assert "waiting for the artifact root" in outs[1][1] and f"pid {first.pid}" in outs[1][1]
+    ids = [out.split("training session ", 1)[1].split(":", 1)[0] for out, _ in outs]
+    assert ids[0] != ids[1]
+    sessions = root / "artifacts" / "training" / "sessions"
+    for session_id in ids:
+        record = json.loads((sessions / session_id / "session.json").read_text())
+        assert record["session_id"] == session_id and [t["trial_id"] for t in record["trials"]] == ["t001"]
+        items = sorted(p.relative_to(sessions / session_id) for p in (sessions / session_id).glob("t*/*.json"))
+        assert items == [Path("t001/wheat.json")], items
+    assert json.loads((root / "artifacts" / "training" / "current.json").read_text())["session_id"] == ids[1]
+    assert "| t001" in run(str(BIN / "podcast-assets"), "status").stdout
+    assert registered_partitions(root / "home") == ["wheat"], "the home is readable"
+
+
+
+def test_two_processes_setting_up_one_new_dagster_home_both_succeed(tmp_path):
+    """A new home's storage is made by the first instance opened on it; two at once used to race its schema
+    ('table runs already exists', alembic's 'more than one head') and leave the home broken."""
+    script = (
+        "from podcast_assets.core.config import load_config\n"
+        "from podcast_assets.cli.instance import register\n"
+        "register(load_config(None), add=['a', 'b'])\n"
+    )
+    for attempt in range(3):
+        home = tmp_path / f"home{attempt}"
+        home.mkdir()
+        env = {k: v for k, v in os.environ.items() if k != "PODCAST_ASSETS_CONFIG"} | {"DAGSTER_HOME": str(home)}
+        procs = [subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, stderr=subprocess.PIPE,
+                                  text=True) for _ in range(2)]  # fmt: skip
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], errors
+        assert sorted(registered_partitions(home)) == ["a", "b"]
+
+
 def test_a_malformed_config_stops_the_cli_with_the_file_and_key(project):
     root, run = project
     (root / "configs" / "pipeline.yaml").write_text("asr: {provider: whispr}\n")
@@ -274,9 +340,8 @@ def test_train_is_killed_mid_trial_then_resumed_without_repeating_a_finished_ite
     proc = subprocess.Popen([str(BIN / "podcast-assets"), "train", "--max-trials", "2"], cwd=root, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     sessions = root / "artifacts" / "training" / "sessions"
-    current = root / "artifacts" / "training" / "session.json"
     deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and not (current.is_file() and '"t002"' in current.read_text()):
+    while time.monotonic() < deadline and not any('"t002"' in p.read_text() for p in sessions.glob("*/session.json")):
         time.sleep(0.1)  # the second trial was decided: t001's item and summary are done, t002 is being made
     time.sleep(1.0)
     proc.send_signal(signal.SIGKILL)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from podcast_assets.cli.asr import add_command as add_asr_command
+from podcast_assets.cli.locking import artifact_root
 from podcast_assets.cli.pairs import cmd_pairs_add, cmd_pairs_list, cmd_pairs_remove
 from podcast_assets.cli.profile import cmd_profile
 from podcast_assets.cli.review import add_command as add_review_command
@@ -30,10 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     verbose.add_argument(
         "--verbose", action="store_true", help="print Dagster's own log, tracebacks included (always kept in the run's log)"
     )
+    # commands that write the training state hold the artifact root's lock (cli/locking.py)
+    writer = argparse.ArgumentParser(add_help=False)
+    writer.add_argument("--wait", action="store_true", help="wait while another run writes the artifact root (default: refuse)")
+    writer.set_defaults(lock="artifact_root")
     sub = parser.add_subparsers(dest="command", required=True)
 
     pairs = sub.add_parser("pairs", help="manage training pairs").add_subparsers(dest="pairs_command", required=True)
-    add = pairs.add_parser("add", help="check a paper and its podcast, copy them into the pairs folder, register the partition")
+    add = pairs.add_parser(
+        "add", parents=[writer], help="check a paper and its podcast, copy them into the pairs folder, register the partition"
+    )
     add.add_argument("--pdf", type=Path, required=True, help="the paper (PDF)")
     add.add_argument("--audio", type=Path, required=True, help="the podcast (mp3, wav, m4a, flac, ogg)")
     add.add_argument("--id", help="pair id, [a-z0-9._-] (default: made from the PDF's file name)")
@@ -45,14 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(func=cmd_pairs_add)
     pairs.add_parser("list", help="list the pairs and what is missing").set_defaults(func=cmd_pairs_list)
     remove = pairs.add_parser(
-        "remove", parents=[verbose], help="delete a pair folder and its partition, and re-learn the aggregate without it"
+        "remove", parents=[verbose, writer], help="delete a pair folder and its partition, and re-learn the aggregate without it"
     )
     remove.add_argument("id")
     remove.set_defaults(func=cmd_pairs_remove)
 
     train = sub.add_parser(
         "train",
-        parents=[verbose],
+        parents=[verbose, writer],
         help="the main job: every per-pair asset for all pairs, the aggregate, then trials until convergence",
     )
     train.add_argument("--pair", action="append", help="only this pair (repeatable)")
@@ -74,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub, verbose)
     add_video_command(sub, verbose)
-    add_review_command(sub, verbose)
+    add_review_command(sub, verbose, writer)
     add_asr_command(sub)
 
     profile = sub.add_parser("profile", help="print the learned profiles")
@@ -88,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config)
+        if getattr(args, "lock", None) == "artifact_root":
+            with artifact_root(config, wait=args.wait):
+                return args.func(args, config)
         return args.func(args, config)
     except PodcastAssetsError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from podcast_assets.cli.locking import holding
 from podcast_assets.cli.progress import failure_reasons
 from podcast_assets.core.analysis.profile_store import load_current
 from podcast_assets.core.config import PipelineConfig
@@ -58,14 +59,7 @@ def _trainer(config: PipelineConfig, store: LocalArtifactStore):
 
 
 def evaluate(config: PipelineConfig, pairs_dir: Path, names: list[str], *, verbose: bool = False) -> int:
-    import dagster as dg
-
-    from podcast_assets.definitions import build_resources
-    from podcast_assets.defs.analysis import aligned_segments
-    from podcast_assets.defs.ingest import document_graphs, transcriptions
-    from podcast_assets.defs.partitions import training_pairs
-    from podcast_assets.defs.trial_items import PairRecords, score_item
-
+    """Score each version on every pair of `pairs_dir` that training never used (one evaluation at a time)."""
     discovery = discover_pairs(pairs_dir)
     for problem in discovery.problems:
         print(f"! {problem}", file=sys.stderr)
@@ -84,7 +78,22 @@ def evaluate(config: PipelineConfig, pairs_dir: Path, names: list[str], *, verbo
     eval_config = config.model_copy(
         update={"pairs_dir": pairs_dir.resolve(), "storage": config.storage.model_copy(update={"root": eval_root})}
     )
-    store = LocalArtifactStore(eval_root)
+    with holding(eval_root, "the evaluation's artifact root"):
+        return _score(config, eval_config, pair_ids, names, verbose=verbose)
+
+
+def _score(config: PipelineConfig, eval_config: PipelineConfig, pair_ids: list[str], names: list[str], *,
+           verbose: bool) -> int:  # fmt: skip
+    """Ingest each evaluation pair into the evaluation root, then score every version on every pair that ingested."""
+    import dagster as dg
+
+    from podcast_assets.definitions import build_resources
+    from podcast_assets.defs.analysis import aligned_segments
+    from podcast_assets.defs.ingest import document_graphs, transcriptions
+    from podcast_assets.defs.partitions import training_pairs
+    from podcast_assets.defs.trial_items import PairRecords, score_item
+
+    store = LocalArtifactStore(eval_config.storage.root)
     trainer, _ = _trainer(config, store)
     versions = [resolve_version(config, trainer.library, n) for n in names]
     print(f"evaluating {', '.join(f'{n}={v.ref}' for n, v in zip(names, versions))} on {len(pair_ids)} pair(s)")

@@ -8,6 +8,7 @@ import shutil
 import socket
 from pathlib import Path
 
+from podcast_assets.cli.locking import holding
 from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.errors import ConfigError
 from podcast_assets.core.processes import pid_alive
@@ -37,10 +38,15 @@ def dagster_instance(config: PipelineConfig):
             f"no Dagster instance settings for {ENV_VAR}={env}", path=template,
             fix=f"use one of: local, {', '.join(sorted(p.name for p in template.parent.parent.iterdir() if p.is_dir()))}",
         )  # fmt: skip
-    if template.is_file() and not (home / "dagster.yaml").exists():
-        shutil.copyfile(template, home / "dagster.yaml")
     os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+    # a new home's storage is made (its schema migrated) by the first instance: one process at a time
+    with holding(home, "the Dagster home", wait=True):
+        if template.is_file() and not (home / "dagster.yaml").exists():
+            shutil.copyfile(template, home / "dagster.yaml")
+        instance = dg.DagsterInstance.get()
+        instance.get_runs(limit=1)
+        instance.get_dynamic_partitions("training_pairs")
+    return instance
 
 
 def register(config: PipelineConfig, add: list[str] = (), remove: list[str] = ()) -> str:

@@ -88,7 +88,7 @@ def cmd_apply(args: argparse.Namespace, config: PipelineConfig) -> int:
     return 1 if failed else 0
 
 
-def add_command(sub, verbose_parent) -> None:
+def add_command(sub, verbose_parent, writer_parent) -> None:
     review = sub.add_parser(
         "review",
         parents=[verbose_parent],
@@ -100,7 +100,7 @@ def add_command(sub, verbose_parent) -> None:
     actions = review.add_subparsers(dest="review_command")
     apply = actions.add_parser(
         "apply",
-        parents=[verbose_parent],
+        parents=[verbose_parent, writer_parent],
         help="re-make the transcripts (and what depends on them) of pairs with new reviews",
     )
     apply.add_argument(

@@ -84,9 +84,7 @@ def run_training(defs, instance, config: PipelineConfig, args: argparse.Namespac
         print(report_markdown(_report(config, session)))
         return True
     if session is None:
-        if store.exists("training/session.json"):
-            store.delete("training/session.json")  # a new session; the old one stays in training/sessions/
-        session = ensure_session(store, resources["training"])
+        session = ensure_session(store, resources["training"], new=True)  # the old one stays in training/sessions/
         print(f"training session {session.session_id}: {len(session.split)} pair(s), "
               f"split {json.dumps(session.split)}; target length: {session.target_depth}")  # fmt: skip
     else:
@@ -131,7 +129,7 @@ def run_training(defs, instance, config: PipelineConfig, args: argparse.Namespac
             for reason in failure_reasons(summary):
                 print(f"    {reason}", file=sys.stderr)
             return False
-        session, nxt, report = advance(store, resources["training"], resources["llm"])
+        session, nxt, report = advance(store, resources["training"], resources["llm"], session.session_id)
         row = next(r for r in report.trials if r.trial_id == entry.trial_id)
         val = "-" if row.validation_loss is None else f"{row.validation_loss:.4f}"
         train_loss = "-" if row.train_loss is None else f"{row.train_loss:.4f}"

@@ -65,16 +65,25 @@ def current_profile(store: LocalArtifactStore) -> AggregatedProfile:
     return profile
 
 
-def ensure_session(store: LocalArtifactStore, training: TrainingResource) -> TrainingSession:
-    """The current session, or a new one over the pairs the current aggregated profile used."""
-    session = load_session(store)
+def ensure_session(
+    store: LocalArtifactStore, training: TrainingResource, session_id: str | None = None, *, new: bool = False
+) -> TrainingSession:
+    """The session `session_id`; without one, the current session, or (none yet, or `new`) a new current one over
+    the pairs the current aggregated profile used."""
+    session = None if new else load_session(store, session_id)
     if session is not None:
         return session
     profile = current_profile(store)
     settings = training.settings()
     split = split_pairs(profile.pairs_used, validation_share=settings.validation_share, seed=settings.split_seed,
                         validation_pairs=settings.validation_pairs)  # fmt: skip
-    return start_session(store, training.library(store), profile, split, target_depth=settings.target_depth)
+    return start_session(store, training.library(store), profile, split, target_depth=settings.target_depth,
+                         make_current=new)  # fmt: skip
+
+
+def run_session_id(context: dg.AssetExecutionContext) -> str | None:
+    """The session a run was launched for (its SESSION_TAG: `podcast-assets train` and the sensors set it)."""
+    return context.run.tags.get(SESSION_TAG) or None
 
 
 def _script_preview(store: LocalArtifactStore, item: TrialItem, max_segments: int = 8) -> str:
@@ -115,7 +124,7 @@ def trial_results(
     pair_id = context.partition_key
     store = artifacts.open()
     with user_errors_fail_the_partition():
-        session = ensure_session(store, training)
+        session = ensure_session(store, training, run_session_id(context))
         trial_id = config.trial_id or session.current.trial_id
         try:
             entry = session.trial(trial_id)
@@ -177,7 +186,7 @@ def training_summary(
     the loss curves and the trials x pairs x losses table (Parquet, for notebooks)."""
     store = artifacts.open()
     with user_errors_fail_the_partition():
-        session = load_session(store)
+        session = load_session(store, run_session_id(context))
         if session is None:
             raise TrainingError("no training session yet", fix="materialize trial_results (or run podcast-assets train)")
         items = session_items(store, session)
@@ -226,9 +235,10 @@ def offline_refiner(profile: AggregatedProfile, training: TrainingResource):
     return lambda items, settings, body, tried: refine.propose(items, settings, body, tried, style=style, weights=weights)
 
 
-def advance(store: LocalArtifactStore, training: TrainingResource, llm: LLMResource):
-    """Decide from the stored report and, unless converged, add the next trial. Returns (session, new entry)."""
-    session = load_session(store)
+def advance(store: LocalArtifactStore, training: TrainingResource, llm: LLMResource, session_id: str | None = None):
+    """Decide from the stored report of the session (`session_id`, else the current one) and, unless converged,
+    add the next trial. Returns (session, new entry, report)."""
+    session = load_session(store, session_id)
     if session is None:
         raise TrainingError("no training session yet", fix="run podcast-assets train")
     items = session_items(store, session)
@@ -299,12 +309,13 @@ def refinement_sensor(
     podcast, else make the next prompt version and request the next trial for every pair of the session, in
     one tick."""
     store = artifacts.open()
-    session = load_session(store)
+    summarised = context.instance.get_run_by_id(asset_event.run_id) if asset_event.run_id else None
+    session = load_session(store, summarised.tags.get(SESSION_TAG) if summarised else None)
     if session is None or session.stopped:
         return dg.SkipReason("no training session in progress")
     if not trial_complete(store, session, session.current.trial_id):
         return dg.SkipReason(f"trial {session.current.trial_id} is not complete yet")
-    session, entry, report = advance(store, training, llm)
+    session, entry, report = advance(store, training, llm, session.session_id)
     context.log.info(f"decision: {report.decision.reason}")
     if entry is None:
         context.log.info(f"training stopped: {session.stopped}; aligning visuals to the best trial's podcasts")

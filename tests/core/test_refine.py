@@ -7,6 +7,7 @@ import pytest
 
 from podcast_assets.core.analysis.models import AggregatedProfile, StyleVariant
 from podcast_assets.core.config import ConvergenceSettings, LossWeights
+from podcast_assets.core.errors import TrainingError
 from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.core.training import refine
 from podcast_assets.core.training.models import (
@@ -172,3 +173,37 @@ def test_runs_racing_to_start_a_session_share_the_first_one(world):
     again = start_session(store, library, AggregatedProfile.model_construct(version=1), {"c": "train"},
                           target_depth="reference")  # fmt: skip
     assert again.session_id == first.session_id and again.split == first.split
+
+
+def test_a_new_session_moves_only_the_pointer_and_the_old_one_stays_addressable(world):
+    """Sessions are addressed by id: starting a new one (a plain `train`) makes it current, while a run still
+    holding the old one's id reads and writes that one, never the new."""
+    from podcast_assets.core.training.session import current_session_id, load_session, save_session
+
+    store, library, old = world
+    new = start_session(store, library, AggregatedProfile.model_construct(version=1), {"c": "train"},
+                        target_depth="reference", make_current=True)  # fmt: skip
+    assert new.session_id != old.session_id and current_session_id(store) == new.session_id
+    old.stopped = "stopped by the run that holds it"
+    save_session(store, old)
+    assert load_session(store).session_id == new.session_id and load_session(store).stopped is None
+    assert load_session(store, old.session_id).stopped == "stopped by the run that holds it"
+    with pytest.raises(TrainingError, match="no training session nope"):
+        load_session(store, "nope")
+
+
+def test_a_store_of_an_earlier_release_keeps_its_current_session(world):
+    """Before sessions by id, training/session.json held the current session whole: it is moved on first read."""
+    from podcast_assets.core.training.session import (
+        CURRENT_PATH,
+        LEGACY_SESSION_PATH,
+        load_session,
+        session_path,
+    )
+
+    store, _, session = world
+    store.write_model(LEGACY_SESSION_PATH, session)
+    store.delete(CURRENT_PATH)
+    store.delete(session_path(session.session_id))
+    assert load_session(store).model_dump() == session.model_dump()
+    assert not store.exists(LEGACY_SESSION_PATH) and store.exists(session_path(session.session_id))

@@ -167,7 +167,8 @@ class TrialEntry(Record):
 
 class TrainingSession(Record):
     """One training run of the loop: its pairs and split, and the trials in order. Stored as
-    training/session.json; `train --resume` continues it, a plain `train` starts a new one."""
+    training/sessions/<session_id>/session.json; `train --resume` continues the current one (training/current.json),
+    a plain `train` starts a new one and makes it current."""
 
     session_id: str
     created_at: str

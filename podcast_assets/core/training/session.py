@@ -1,6 +1,7 @@
 """A training session in the artifact store: its trials, their items and failures, and the next trial.
 
-    training/session.json                                  the current session (TrainingSession)
+    training/current.json                                  which session is current: its id, nothing else
+    training/sessions/<session>/session.json               the session (TrainingSession)
     training/sessions/<session>/<trial>/<pair>.json        a scored item (TrialItem)
     training/sessions/<session>/<trial>/<pair>.failed.json why that pair's item failed (TrialFailure)
     training/sessions/<session>/report.{json,md,png}, trials.parquet   written by training_summary
@@ -8,7 +9,9 @@
                                                            a finished (pair, version, inputs) is never redone
 
 The sensor and `podcast-assets train` both advance a session with `next_trial`, so the two drive the same
-loop: refine from the best trial until the convergence rule stops it.
+loop: refine from the best trial until the convergence rule stops it. A run addresses its session by id from
+its start to its end (`load_session(store, session_id)`); only starting a session moves the current pointer, so
+a run never writes into a session another run started.
 """
 
 from __future__ import annotations
@@ -33,9 +36,15 @@ from podcast_assets.core.training.models import (
 from podcast_assets.core.training.prompts import REFINED, PromptLibrary
 from podcast_assets.core.training.summary import TrainingReport
 
-SESSION_PATH = "training/session.json"
+CURRENT_PATH = "training/current.json"
+LEGACY_SESSION_PATH = "training/session.json"
+"""Where releases before sessions by id kept the current session whole; moved on first read."""
 ITEM_CACHE = "trial_items"
 _MOVE = re.compile(r"move:(\w+)")
+
+
+class CurrentSession(Record):
+    session_id: str
 
 
 class TrialFailure(Record):
@@ -53,6 +62,10 @@ def session_dir(session: TrainingSession) -> str:
     return f"training/sessions/{session.session_id}"
 
 
+def session_path(session_id: str) -> str:
+    return f"training/sessions/{session_id}/session.json"
+
+
 def item_path(session: TrainingSession, trial_id: str, pair_id: str) -> str:
     return f"{session_dir(session)}/{trial_id}/{pair_id}.json"
 
@@ -61,12 +74,35 @@ def failure_path(session: TrainingSession, trial_id: str, pair_id: str) -> str:
     return f"{session_dir(session)}/{trial_id}/{pair_id}.failed.json"
 
 
-def load_session(store: LocalArtifactStore) -> TrainingSession | None:
-    return store.read_model(SESSION_PATH, TrainingSession) if store.exists(SESSION_PATH) else None
+def current_session_id(store: LocalArtifactStore) -> str | None:
+    """The id of the current session (the one last started), or None."""
+    if store.exists(CURRENT_PATH):
+        return store.read_model(CURRENT_PATH, CurrentSession).session_id
+    if store.exists(LEGACY_SESSION_PATH):
+        legacy = store.read_model(LEGACY_SESSION_PATH, TrainingSession)
+        if not store.exists(session_path(legacy.session_id)):
+            store.write_model(session_path(legacy.session_id), legacy)
+        store.write_model(CURRENT_PATH, CurrentSession(session_id=legacy.session_id))
+        store.delete(LEGACY_SESSION_PATH)
+        return legacy.session_id
+    return None
+
+
+def load_session(store: LocalArtifactStore, session_id: str | None = None) -> TrainingSession | None:
+    """The session `session_id`, or without one the current session; None when there is none."""
+    session_id = session_id or current_session_id(store)
+    if session_id is None:
+        return None
+    if not store.exists(session_path(session_id)):
+        raise TrainingError(
+            f"no training session {session_id} in the artifact store",
+            fix="name a session that exists (training/sessions/), or start one with `podcast-assets train`",
+        )
+    return store.read_model(session_path(session_id), TrainingSession)
 
 
 def save_session(store: LocalArtifactStore, session: TrainingSession) -> None:
-    store.write_model(SESSION_PATH, session)
+    store.write_model(session_path(session.session_id), session)
 
 
 def start_session(
@@ -77,10 +113,12 @@ def start_session(
     *,
     target_depth: str,
     first_version: int | None = None,
+    make_current: bool = False,
 ) -> TrainingSession:
     """A new session whose first trial scores the repository's script_writer version (its highest, or
-    `first_version`) on every pair the aggregate used. When a session file already exists (another pair's
-    run started one a moment ago), that session is returned: only one session is ever current."""
+    `first_version`) on every pair the aggregate used, made the current one. Without `make_current`, when a
+    session is current already (another pair's run started one a moment ago), that session is returned
+    instead: pair runs that start together share one session."""
     if not split:
         raise TrainingError(
             "no pair can train: the aggregated profile used none",
@@ -95,10 +133,13 @@ def start_session(
         target_depth=target_depth,
         trials=[TrialEntry(trial_id="t001", prompt_version=version.version, reason=version.reason)],
     )
+    store.write_model(session_path(session.session_id), session, replace=False)
+    current_session_id(store)  # an older store's session moves to its own folder before the pointer is written
     try:
-        store.write_model(SESSION_PATH, session, replace=False)
+        store.write_model(CURRENT_PATH, CurrentSession(session_id=session.session_id), replace=make_current)
     except StorageError:
         # pair runs that start together (a backfill) race to start the session: the first one wins
+        store.delete(session_path(session.session_id))
         return load_session(store)  # type: ignore[return-value]
     return session
 
