@@ -368,3 +368,20 @@ def test_openai_without_a_key_or_a_second_voice_makes_no_request(remote, server,
     with pytest.raises(ConfigError, match="needs tts.second_voice"):
         remote.model_copy(update={"second_voice": None}).speak(SCRIPT, tmp_path / "s.mp3", speakers=SPEAKERS)
     assert server.requests == [] and list(tmp_path.iterdir()) == []
+
+
+def test_the_same_script_gives_the_same_audio_in_every_process(tmp_path):
+    """Piper samples noise; its seed is made of the script, so a trial scored twice hears the same podcast (and
+    another script gets other noise). Spoken here and in a new process: the same bytes."""
+    here = tmp_path / "here.mp3"
+    TTSResource().speak(SCRIPT, here, speakers=SPEAKERS)
+    there = tmp_path / "there.mp3"
+    code = (
+        "import json, sys; from pathlib import Path; from podcast_assets.resources.tts import TTSResource\n"
+        "TTSResource().speak([tuple(s) for s in json.loads(sys.argv[1])], Path(sys.argv[2]), speakers=['host', 'guest'])\n"
+    )
+    subprocess.run([sys.executable, "-c", code, json.dumps(SCRIPT), str(there)], check=True, cwd=PROJECT_ROOT)
+    assert here.read_bytes() == there.read_bytes()
+    other = tmp_path / "other.mp3"
+    TTSResource().speak([SCRIPT[1], SCRIPT[0]], other, speakers=["guest", "host"])
+    assert other.read_bytes() != here.read_bytes()

@@ -36,6 +36,7 @@ from podcast_assets.core.ingest.transcript import (
 from podcast_assets.core.storage import sha256_file
 
 BUNDLED_MODEL = "tiny.en"
+RECOGNITION_SEED = 0
 TRANSCRIBE_VERSION = 2
 """Bump when the conversion of recogniser output changes, so cached transcripts are redone.
 2: the first minute is transcribed on its own (and judged) before the rest."""
@@ -254,6 +255,11 @@ class ASRResource(dg.ConfigurableResource):
             hotwords=", ".join(vocabulary) or None,
         )
         refuse = functools.partial(_refuse, path=path, model=self.in_use(), language=language)
+        # Whisper falls back to sampling at a higher temperature where greedy decoding repeats itself; seeded,
+        # the same audio always gives the same transcript (and a trial scored twice the same losses)
+        import ctranslate2
+
+        ctranslate2.set_random_seed(RECOGNITION_SEED)
         kept: list[TranscriptSegment] = []
         resume = 0.0
         if self.first_minute_check and model.model.is_multilingual:

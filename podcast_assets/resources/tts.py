@@ -15,10 +15,12 @@ The OpenAI path uses two of its voices. Keys are read from the environment at ca
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
 import io
 import json
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -48,7 +50,7 @@ from podcast_assets.core.training.voices import (
     split_text,
 )
 
-TTS_VERSION = 1
+TTS_VERSION = 2
 """Bump when the audio made from the same script and settings changes (pauses, shaping, encoding)."""
 OPENAI_SAMPLE_RATE = 24_000
 OPENAI_MAX_INPUT_CHARS = 4096
@@ -67,9 +69,10 @@ is asked of it: Piper's length_scale is not the length ratio (see LengthCurve)."
 Progress = Callable[[float, float], None]
 """Called with (characters spoken, characters in the script) after each segment."""
 
-_VOICES: dict[tuple[str, int], Any] = {}
+CALIBRATION_SEED = 1
 _CURVES: dict[str, LengthCurve] = {}
-_VOICES_LOCK = threading.Lock()
+_CURVES_LOCK = threading.Lock()
+_SEED_LOCK = threading.Lock()
 
 
 def _piper_files(voice: str) -> tuple[Path, Path]:
@@ -90,40 +93,73 @@ def _piper_files(voice: str) -> tuple[Path, Path]:
     return model, config
 
 
-def _piper_voice(voice: str, cpu_threads: int) -> Any:
-    """A PiperVoice, loaded once per process for each voice and thread count.
+@functools.lru_cache(maxsize=8)
+def _piper_config(voice: str) -> Any:
+    from piper.config import PiperConfig
 
-    PiperVoice.load takes no session options, so the ONNX session is made here: `cpu_threads` threads
-    that sleep instead of spinning when idle. On a shared 2-core machine (a trial's ASR, other runs) the
-    default spinning threads halved the real-time factor (measured 14x against 21-23x while another
-    process kept the cores busy)."""
-    model, config = _piper_files(voice)
-    key = (str(model), cpu_threads)
-    with _VOICES_LOCK:
-        if key not in _VOICES:
-            import onnxruntime
-            from piper import PiperVoice
-            from piper.config import PiperConfig
+    _, config = _piper_files(voice)
+    return PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
 
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = cpu_threads
-            options.inter_op_num_threads = 1
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = onnxruntime.InferenceSession(
-                str(model), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-            settings = json.loads(config.read_text(encoding="utf-8"))
-            _VOICES[key] = PiperVoice(session=session, config=PiperConfig.from_dict(settings))
-        return _VOICES[key]
+
+def _optimized_model(voice: str) -> Path:
+    """The voice's ONNX graph as onnxruntime optimises it, made once per machine and onnxruntime release (under the
+    temp folder, named by the model file and the release): a session loads from it in a quarter of a second, so
+    every script can have fresh sessions of its own (`_piper_voice`)."""
+    import onnxruntime
+
+    model, _ = _piper_files(voice)
+    stat = model.stat()
+    name = f"{model.stem}-{_digest_of(str(model), stat.st_size, stat.st_mtime_ns)[:16]}-ort{onnxruntime.__version__}.onnx"
+    optimized = Path(tempfile.gettempdir()) / "podcast-assets-piper" / name
+    if not optimized.is_file():
+        optimized.parent.mkdir(parents=True, exist_ok=True)
+        partial = optimized.with_name(f".{optimized.name}.{os.getpid()}.tmp")
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.optimized_model_filepath = str(partial)
+        onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+        os.replace(partial, optimized)
+    return optimized
+
+
+def _piper_voice(voice: str, cpu_threads: int, seed: int) -> Any:
+    """A fresh PiperVoice whose noise is drawn from `seed`.
+
+    Piper samples noise (its durations and its timbre vary by design), and onnxruntime seeds a session's random
+    ops when the session is made (from `onnxruntime.set_seed`): a new session per script, seeded from it, gives
+    the same audio for the same script, where one session kept for the process gave different audio each call
+    (the same trial scored twice moved its total loss by 0.02). The session runs `cpu_threads` threads that sleep
+    instead of spinning when idle: on a shared 2-core machine (a trial's ASR, other runs) the default spinning
+    threads halved the real-time factor (measured 14x against 21-23x while another process kept the cores busy)."""
+    import onnxruntime
+    from piper import PiperVoice
+
+    optimized = _optimized_model(voice)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = cpu_threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL  # done once, above
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    with _SEED_LOCK:  # the seed is the process's: it must not change between set_seed and the session's making
+        onnxruntime.set_seed(seed)
+        session = onnxruntime.InferenceSession(str(optimized), sess_options=options, providers=["CPUExecutionProvider"])
+    return PiperVoice(session=session, config=_piper_config(voice))
+
+
+def script_seed(script: Sequence[tuple[str, str]], identity: Any) -> int:
+    """The noise seed of a script: its (speaker, text) segments and everything else that shapes its audio."""
+    text = json.dumps([list(script), identity], sort_keys=True, default=str)
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
 def _length_curve(voice: str, cpu_threads: int) -> LengthCurve:
-    """How the voice's length follows its length_scale, measured once per process."""
+    """How the voice's length follows its length_scale, measured once per process (with the same noise each
+    time, so the rates it gives are the same in every process)."""
     from piper import SynthesisConfig
 
-    piper_voice = _piper_voice(voice, cpu_threads)
-    with _VOICES_LOCK:
+    with _CURVES_LOCK:
         if voice not in _CURVES:
+            piper_voice = _piper_voice(voice, cpu_threads, CALIBRATION_SEED)
             seconds = [
                 sum(
                     len(c.audio_float_array)
@@ -240,8 +276,8 @@ class TTSResource(dg.ConfigurableResource):
         return {speaker: self._describe(i) for i, speaker in enumerate(speakers)}
 
     def cache_identity(self) -> dict[str, Any]:
-        """Everything that changes the audio made from a script (no secrets), for content addresses.
-        Piper samples its noise freshly on every call, so equal identities give equivalent, not equal, bytes."""
+        """Everything that changes the audio made from a script (no secrets), for content addresses. Piper's
+        noise is drawn from a seed made of the script and this identity, so equal identities give equal audio."""
         identity: dict[str, Any] = {
             "provider": self.provider,
             "version": TTS_VERSION,
@@ -270,7 +306,7 @@ class TTSResource(dg.ConfigurableResource):
         shift (both cached for the process, about a second); nothing to do for the API."""
         if self.provider == "local":
             for slot in range(2):
-                _piper_voice(self._slots()[slot][0], self.cpu_threads)
+                _optimized_model(self._slots()[slot][0])
                 self._length_scale(slot)
 
     # ------------------------------------------------------------------ speaking
@@ -312,10 +348,12 @@ class TTSResource(dg.ConfigurableResource):
         total_chars = sum(len(text) for _, text in script)
         if self.provider == "local":
             for slot in set(slot_of.values()):  # a rate a voice cannot reach fails before any audio is made
-                _piper_voice(self._slots()[slot][0], self.cpu_threads)
                 self._length_scale(slot)
-            rate = int(_piper_voice(self.voice, self.cpu_threads).config.sample_rate)
-            audio_of = self._local_audio
+            rate = int(_piper_config(self.voice).sample_rate)
+            seed = script_seed(script, self.cache_identity())
+            voices = {slot: _piper_voice(self._slots()[slot][0], self.cpu_threads, seed + slot)
+                      for slot in set(slot_of.values())}  # fmt: skip
+            audio_of = functools.partial(self._local_audio, voices)
         else:
             rate = OPENAI_SAMPLE_RATE
             audio_of = self._openai_audio(out_path)
@@ -375,15 +413,15 @@ class TTSResource(dg.ConfigurableResource):
                 fix="set tts.second_voice to an OpenAI voice other than tts.voice (e.g. nova beside alloy)",
             )
 
-    def _local_audio(self, slot: int, text: str, rate: int) -> Iterator[np.ndarray]:
-        """Samples of each sentence of `text` in the slot's voice, shifted and paced, as they are made.
+    def _local_audio(self, voices: dict[int, Any], slot: int, text: str, rate: int) -> Iterator[np.ndarray]:
+        """Samples of each sentence of `text` in the slot's voice (of `voices`), shifted and paced, as made.
 
         A pitch shift by ratio r shortens the audio by r, so Piper speaks r times slower first
         (length_scale = r / rate): the pitch moves, the pace stays `rate`."""
         from piper import SynthesisConfig
 
-        voice_name, _, semitones = self._slots()[slot]
-        voice = _piper_voice(voice_name, self.cpu_threads)
+        _, _, semitones = self._slots()[slot]
+        voice = voices[slot]
         config = SynthesisConfig(length_scale=self._length_scale(slot), volume=PIPER_VOLUME)
         voice_rate = int(voice.config.sample_rate)
         for samples in self._synthesize(voice, text, config):
