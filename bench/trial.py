@@ -87,7 +87,7 @@ def main() -> None:
           f"{totals['trial'] / (totals['reference'] / 60):.1f} | **{overall:.1f}x** | "
           f"{totals['audio'] / totals['tts']:.1f}x | | {statistics.fmean(wers):.1%} |")  # fmt: skip
     if spreads:
-        print("\nthe same version scored again (Piper samples noise, so the audio differs each time):")
+        print("\nthe same version scored again (its speech is seeded from the script, so any spread is what remains):")
         print("\n".join(f"  {line}" for line in spreads))
     verdict = "meets" if overall >= TARGET_REAL_TIME else "MISSES"
     print(

@@ -2,13 +2,9 @@
 must have a lower total loss than (a) the same podcast with its sentences shuffled, (b) the podcast cut to its
 first third and (c) every other pair's podcast scored against this pair's paper.
 
-How the variants are made, honestly:
-- shuffled: the transcript is cut into its sentences (each Whisper segment cut after every sentence-final
-  word, as the segmenter cuts it), the sentences are put in a random order and laid end to end, each keeping
-  its own words, word timings and the pause that preceded it. That is the audio one would get by splicing
-  the recording at sentence ends and playing the pieces shuffled: same words, same length, new order. The
-  analyser then segments, aligns and types it afresh. Three seeds per pair. (The pauses travel with their
-  sentences, so the pause cues of the segmenter move too and the audio ends where it ended.)
+How the variants are made, honestly (core/training/validity.py):
+- shuffled: the transcript cut into its sentences and laid end to end in a random order, each with its own words,
+  word timings and preceding pause; the analyser then segments, aligns and types it afresh. Three seeds per pair.
 - first third: the words that end within the first third of the audio, with the duration set to a third.
 - another pair's: that pair's transcript and its length, analysed against this pair's paper.
 The reference itself is analysed exactly as the pipeline analyses it (analyse_pair, local typer). The style
@@ -21,7 +17,6 @@ neither its length nor the reference's zero ROUGE against itself decides.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,97 +28,20 @@ from podcast_assets.core.analysis.models import AlignedSegments, StyleVariant
 from podcast_assets.core.analysis.profiles import structure_profile, style_profile
 from podcast_assets.core.analysis.selection import PairRecords, Selection
 from podcast_assets.core.config import PipelineConfig
-from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult, TranscriptSegment, Word
-from podcast_assets.core.text import ends_sentence
+from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.training.models import Losses
 from podcast_assets.core.training.scoring import score
+from podcast_assets.core.training.validity import first_part, sentence_pieces, shuffled, text_of
 
 SHUFFLE_SEEDS = (0, 1, 2)
 DEPTH = "standard"
 
 
-# --------------------------------------------------------------------------- the variants
-
-
-@dataclass(frozen=True)
-class Piece:
-    """One sentence of the transcript with its words and the pause before it."""
-
-    start: float
-    end: float
-    words: tuple[Word, ...]
-    text: str
-    speaker: str | None
-    pause_before: float
-
-
-def sentence_pieces(transcription: TranscriptionResult) -> list[Piece]:
-    raw: list[tuple[float, float, tuple[Word, ...], str, str | None]] = []
-    for seg in transcription.segments:
-        if not seg.words:
-            if seg.text.strip():
-                raw.append((seg.start, seg.end, (), seg.text.strip(), seg.speaker))
-            continue
-        current: list[Word] = []
-        for word in seg.words:
-            current.append(word)
-            if ends_sentence(word.word):
-                raw.append(_piece(current, seg.speaker))
-                current = []
-        if current:
-            raw.append(_piece(current, seg.speaker))
-    pieces, previous_end = [], None
-    for start, end, words, text, speaker in raw:
-        pause = 0.0 if previous_end is None else max(0.0, start - previous_end)
-        pieces.append(Piece(start, end, words, text, speaker, pause))
-        previous_end = end
-    return pieces
-
-
-def _piece(words: list[Word], speaker: str | None):
-    text = " ".join(w.word.strip() for w in words if w.word.strip())
-    return words[0].start, max(words[-1].end, words[0].start), tuple(words), text, speaker
-
-
-def shuffled(transcription: TranscriptionResult, seed: str) -> TranscriptionResult:
-    pieces = sentence_pieces(transcription)
-    order = pieces[:]
-    random.Random(seed).shuffle(order)
-    cursor = pieces[0].start if pieces else 0.0
-    segments = []
-    for i, piece in enumerate(order):
-        shift = cursor + piece.pause_before - piece.start
-        words = [w.model_copy(update={"start": w.start + shift, "end": w.end + shift}) for w in piece.words]
-        segments.append(
-            TranscriptSegment(
-                id=i,
-                start=piece.start + shift,
-                end=piece.end + shift,
-                text=piece.text,
-                words=words,
-                speaker=piece.speaker,
-            )
-        )
-        cursor = piece.end + shift
-    return transcription.model_copy(update={"segments": segments})
+# --------------------------------------------------------------------------- the variants (core/training/validity.py)
 
 
 def first_third(transcription: TranscriptionResult) -> TranscriptionResult:
-    cut = transcription.duration / 3
-    segments = []
-    for seg in transcription.segments:
-        if seg.words:
-            words = [w for w in seg.words if w.end <= cut]
-            if words:
-                text = " ".join(w.word.strip() for w in words if w.word.strip())
-                segments.append(seg.model_copy(update={"words": words, "end": words[-1].end, "text": text}))
-        elif seg.end <= cut:
-            segments.append(seg)
-    return transcription.model_copy(update={"segments": segments, "duration": cut})
-
-
-def text_of(transcription: TranscriptionResult) -> str:
-    return " ".join(s.text.strip() for s in transcription.segments if s.text.strip())
+    return first_part(transcription, 1 / 3)
 
 
 # --------------------------------------------------------------------------- scoring
