@@ -98,7 +98,8 @@ def main() -> int:
         ids = [e["id"] for e in store.list_entries(status="all", order="time", limit=args.entries)[0]]
         versions = {}
         connection.request("GET", "/")
-        token = re.search(r'name="review-token" content="([^"]+)"', connection.getresponse().read().decode())[1]
+        page = connection.getresponse().read().decode()
+        token = re.search(r'name="review-token" content="([^"]+)"', page)[1]
 
         def call(method: str, path: str, body: dict | None = None) -> None:
             payload = json.dumps(body).encode() if body is not None else None

@@ -1,6 +1,6 @@
-"""The review page's JSON API and server-rendered page, served by a real uvicorn server on 127.0.0.1 over a store
-filled from a real pair's transcript, paper and audio: every endpoint, each bad input or fault the issue names,
-and who may ask (Host, Origin, the page's token, the body cap)."""
+"""The review page's JSON API and server-rendered page, served by a real uvicorn server on 127.0.0.1 over a
+store filled from a real pair's transcript, paper and audio: every endpoint, each bad input or fault the issue
+names, and who may ask (Host, Origin, the page's token, the body cap)."""
 
 from __future__ import annotations
 
@@ -225,8 +225,9 @@ def test_a_foreign_host_is_refused_on_every_route_and_changes_nothing(server, cl
     url, store, token = server
     port = url.rsplit(":", 1)[1]
     entry = first_entry(client)
-    for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1.evil.example:{port}", f"127.0.0.1:{int(port) + 1}",
-                 "127.0.0.1", f"localhost:{port}@evil.example"):  # fmt: skip
+    foreign = (f"evil.example:{port}", "evil.example", f"127.0.0.1.evil.example:{port}", "127.0.0.1",
+               f"127.0.0.1:{int(port) + 1}", f"localhost:{port}@evil.example")  # fmt: skip
+    for host in foreign:
         asking = {"Host": host, "Origin": f"http://{host}", "X-Review-Token": token}
         for method, path, body in [
             ("GET", "/", None), ("GET", "/api/entries", None), ("GET", f"/api/entries/{entry['id']}", None),

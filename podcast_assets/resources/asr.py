@@ -188,8 +188,8 @@ class ASRResource(dg.ConfigurableResource):
         vocabulary: Sequence[str] = (),
     ) -> TranscriptionResult:
         """Check the audio, recognise it, and refuse output with no speech or a repetition loop.
-        Audio longer than `max_seconds` (default: the resource's max_audio_seconds) is refused from its header, or
-        its packets when the header gives no length, and decoding stops once it passes that length in any case.
+        Audio longer than `max_seconds` (default: the resource's max_audio_seconds) is refused from its
+        header, or its packets when the header gives no length; decoding stops once past it in any case.
         `vocabulary`: terms the podcast is likely to say (the paper's), given to the recogniser as hotwords
         (locally) or as the prompt (OpenAI)."""
         path = Path(path)

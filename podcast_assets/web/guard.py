@@ -109,7 +109,7 @@ class RequestGuard:
                 )
         given = headers.get(TOKEN_HEADER.lower(), "").encode("latin-1")
         if not given:
-            return f"refused: a change needs the {TOKEN_HEADER} header that the review page sends; reload the page"
+            return f"refused: a change needs the {TOKEN_HEADER} header the review page sends; reload the page"
         if not secrets.compare_digest(given, self.token):
             return f"refused: the {TOKEN_HEADER} header is not this server's (restarted?); reload the page"
         return None
@@ -121,7 +121,8 @@ class RequestGuard:
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
-    """Answer with `{"detail": ...}`; after a 413 the connection is closed (the rest of the body is not read)."""
+    """Answer with `{"detail": ...}`; after a 413 the connection is closed (the rest of the body is never
+    read)."""
     headers = {"Connection": "close"} if status == 413 else None
     await JSONResponse({"detail": detail}, status_code=status, headers=headers)(scope, receive, send)
 

@@ -11,7 +11,8 @@ API (the seed's):
     GET    /api/training                the training panel: ready segments, model in use, last run, progress, log
     POST   /api/training/runs           start `podcast-assets asr finetune` (409 while one runs)
     PUT    /api/entries/{id}            {"text", "version", "reviewed"?}: save (409 if `version` is stale)
-    DELETE /api/entries/{id}?version=   drop it from review and training (409 if `version` is stale, 422 without)
+    DELETE /api/entries/{id}?version=   drop it from review and training (409 if `version` is stale, 422
+                                        without one)
     POST   /api/entries/{id}/review     {"version", "reviewed"?}: mark reviewed (or not)
 
 Who may ask (web/guard.py, in front of every route): a request whose Host is not 127.0.0.1, localhost, [::1]

@@ -141,8 +141,8 @@ def probe_audio(path: str | Path, *, max_seconds: float) -> AudioInfo:
         measured = _packet_seconds(container, stream, max_seconds) if duration is None else None
         if measured is not None and measured > max_seconds:
             raise AudioError(
-                f"audio is longer than the {max_seconds:.0f} s limit (asr.max_audio_seconds): its header gives "
-                f"no length, and its packets' timestamps pass {measured:.0f} s",
+                f"audio is longer than the {max_seconds:.0f} s limit (asr.max_audio_seconds): its header "
+                f"gives no length, and its packets' timestamps pass {measured:.0f} s",
                 path=path,
                 fix=LENGTH_FIX,
             )
@@ -159,7 +159,8 @@ def probe_audio(path: str | Path, *, max_seconds: float) -> AudioInfo:
 def decode_audio(path: str | Path, *, max_seconds: float | None = None) -> np.ndarray:
     """The file as float32 mono samples at 16 kHz (as faster-whisper decodes it). With `max_seconds`, decoding
     stops with an AudioError as soon as more than that has come out, whatever the header said: the samples
-    are held as 16-bit until the end, so a refused file never takes more than 2 bytes a sample of the limit."""
+    are held as 16-bit until the end, so a refused file never takes more than 2 bytes a sample of the
+    limit."""
     limit = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
     resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
     blocks: list[np.ndarray] = []
@@ -171,8 +172,8 @@ def decode_audio(path: str | Path, *, max_seconds: float | None = None) -> np.nd
                 total += len(blocks[-1])
                 if limit is not None and total > limit:
                     raise AudioError(
-                        f"audio is longer than the {max_seconds:.0f} s limit (asr.max_audio_seconds): decoding "
-                        f"stopped after {total / SAMPLE_RATE:.0f} s",
+                        f"audio is longer than the {max_seconds:.0f} s limit (asr.max_audio_seconds): "
+                        f"decoding stopped after {total / SAMPLE_RATE:.0f} s",
                         path=path,
                         fix=LENGTH_FIX,
                     )

@@ -30,17 +30,17 @@ def text_problem(text: str) -> str | None:
         code = f"U+{ord(char):04X}"
         if "\ud800" <= char <= "\udfff":
             return (
-                f"the text holds a lone surrogate ({code}) at character {position}, which is not a character; "
-                "type the text around it again"
+                f"the text holds a lone surrogate ({code}) at character {position}, which is not a "
+                "character; type the text around it again"
             )
         if char in BIDI_CONTROLS:
             return (
-                f"the text holds a {BIDI_CONTROLS[char]} ({code}) at character {position}, which makes text show "
-                "in another order than it is stored; remove it"
+                f"the text holds a {BIDI_CONTROLS[char]} ({code}) at character {position}, which makes "
+                "text show in another order than it is stored; remove it"
             )
         if unicodedata.category(char) == "Cc" and char not in ALLOWED_CONTROLS:
             return (
-                f"the text holds the control character {code} at character {position}; only newlines and tabs "
-                "are allowed"
+                f"the text holds the control character {code} at character {position}; only newlines "
+                "and tabs are allowed"
             )
     return None
