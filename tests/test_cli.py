@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from podcast_assets.core.video.probe import probe
-from tests.conftest import EXAMPLE_PAIRS, PROJECT_ROOT
+from tests.conftest import EXAMPLE_PAIRS, PROJECT_ROOT, scanned_pdf
 from tests.dagster_helpers import seeded_artifacts
 
 BIN = Path(sys.executable).parent
@@ -197,6 +197,19 @@ def test_pairs_add_refuses_a_bad_file_before_copying_or_registering(
     assert all(w in out.stderr for w in words) and "Fix:" in out.stderr, out.stderr
     assert not (root / "pairs" / "bad").exists()
     assert registered_partitions(root / "home") == []
+
+
+def test_pairs_add_refuses_a_scanned_paper_before_copying_or_registering(project, tmp_path):
+    root, run = project
+    (tmp_path / "scan.pdf").write_bytes(scanned_pdf(EXAMPLE / "paper.pdf"))
+    out = run(
+        str(BIN / "podcast-assets"), "pairs", "add", "--pdf", str(tmp_path / "scan.pdf"),
+        "--audio", str(EXAMPLE / "podcast.mp3"), "--id", "scanned", check=False,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stdout
+    assert "scan.pdf: no text layer (scanned PDF?)" in out.stderr and "Fix: run OCR first" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert not (root / "pairs").exists() and registered_partitions(root / "home") == []
 
 
 def test_train_shows_progress_and_a_one_line_reason_and_keeps_tracebacks_for_verbose(project):
