@@ -96,7 +96,8 @@ def other_topic_pdf() -> bytes:
 
 
 def scanned_pdf(source: Path, pages: int = 3) -> bytes:
-    """A scan of the first pages of the real paper `source`: each page only an image of itself (no text layer)."""
+    """A scan of the first pages of the real paper `source`: each page only an image of itself (no text
+    layer)."""
     import pymupdf
 
     with pymupdf.open(source) as paper:

@@ -44,7 +44,8 @@ RECORDS = {  # per-pair asset -> the record it writes under training_pairs/<pair
 }
 DOWNSTREAM = {
     "document_graphs": {
-        "transcriptions", "aligned_segments", "structure_profiles", "style_profiles", "visual_alignments", "sync_qa",
+        "transcriptions", "aligned_segments", "structure_profiles", "style_profiles", "visual_alignments",
+        "sync_qa",
     },  # fmt: skip
     "aligned_segments": {"structure_profiles", "style_profiles", "visual_alignments", "sync_qa"},
 }
@@ -214,7 +215,7 @@ def test_a_bad_paper_stops_its_pair_at_document_graphs_with_no_paid_call(world, 
     assert str(folder / "paper.pdf") in message and "Fix:" in message, message
     assert all(w in message.lower() for w in words), message
     assert "download the PDF again" in outcome.failure_data("document_graphs").metadata["fix"].value
-    # the podcast is fine, but a pair whose paper is refused is not transcribed either (a paid call in the cloud)
+    # the podcast is fine, but a pair whose paper is refused is not transcribed either (paid, in the cloud)
     assert world.records(BAD) == set() and world.materialized(BAD) == set()
     assert outcome.requests == 0, "no LLM call for a pair whose paper was rejected"
     assert_the_good_pair_runs(world)

@@ -1,6 +1,6 @@
-"""The podcast-matches-paper verdict: the rule itself, then measured on real transcripts against their own paper,
-against every other paper (each verdict is decided from the pair alone, in any order), and against their own
-paper padded with the other real papers."""
+"""The podcast-matches-paper verdict: the rule itself, then measured on real transcripts against their own
+paper, against every other paper (each verdict is decided from the pair alone, in any order), and against
+their own paper padded with the other real papers."""
 
 from __future__ import annotations
 
@@ -82,21 +82,22 @@ def padded_papers(real_pairs, tmp_path_factory) -> dict:
 
 
 def test_a_paper_padded_with_three_other_papers_fails_as_covered_only_in_part(real_pairs, padded_papers):
-    """The floor is not tuned to one file: it has to lie between every real podcast's span on its own paper and
-    its span on that paper followed by the three others (each of the four pairs in turn)."""
+    """The floor is not tuned to one file: it has to lie between every real podcast's span on its own paper
+    and its span on that paper followed by the three others (each of the four pairs in turn)."""
     own = {t: analyse_pair(t, transcript, graph).match for t, (transcript, graph) in real_pairs.items()}
     padded = {t: analyse_pair(t, real_pairs[t][0], graph).match for t, (graph, _) in padded_papers.items()}
     print(f"\npaper span (pass above {SPAN_FLOOR:.2f}):")
     for t in padded:
         print(
-            f"  {t}: own paper {own[t].figures['paper_span']:.3f}; padded to {padded_papers[t][0].page_count} "
+            f"  {t}: own paper {own[t].figures['paper_span']:.3f}; "
+            f"padded to {padded_papers[t][0].page_count} "
             f"pages, {padded_papers[t][1]:.0%} its own: {padded[t].figures['paper_span']:.3f} "
             f"(score {padded[t].figures['score']:.2f})"
         )
     assert max(v.figures["paper_span"] for v in padded.values()) < SPAN_FLOOR
     assert min(v.figures["paper_span"] for v in own.values()) > SPAN_FLOOR
     for t, verdict in padded.items():
-        # the score still passes (the podcast matches the part of the PDF that is its paper): the span refuses it
+        # the score still passes (the podcast matches the part of the PDF that is its paper): the span refuses
         assert not verdict.passed and "covers only part of the paper" in verdict.description, (t, verdict)
         assert own[t].passed
 

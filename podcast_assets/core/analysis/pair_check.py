@@ -35,7 +35,8 @@ COVERAGE_FLOOR = 0.27
 ALIGNMENT_FLOOR = 0.13
 """Mean best-paragraph cosine of the segments."""
 SPAN_SHARE = 0.8
-"""The paper span is the narrowest stretch of the paper's body holding this share of the alignment weight ..."""
+"""The paper span is the narrowest stretch of the paper's body holding this share of the alignment weight
+..."""
 SPAN_FLOOR = 0.25
 """... and must be more than this share of the body."""
 
@@ -71,24 +72,25 @@ def podcast_matches_paper(concept_coverage: float, mean_alignment: float, span: 
     measured = (
         f"concept coverage {concept_coverage:.2f} (floor {COVERAGE_FLOOR}), "
         f"mean alignment {mean_alignment:.3f} (floor {ALIGNMENT_FLOOR}), score {score:.2f} (pass at 1); "
-        f"{SPAN_SHARE:.0%} of the discussion within {span:.0%} of the paper's body (pass above {SPAN_FLOOR:.0%})"
+        f"{SPAN_SHARE:.0%} of the discussion within {span:.0%} of the paper's body "
+        f"(pass above {SPAN_FLOOR:.0%})"
     )
     if score < 1:
         return MatchVerdict(
             passed=False,
             rule=RULE,
             figures=figures,
-            description=f"the podcast is probably about another paper ({measured}); check that the pair's PDF and "
-            "audio belong together. A mismatched pair is never profiled or aggregated",
+            description=f"the podcast is probably about another paper ({measured}); check that the pair's "
+            "PDF and audio belong together. A mismatched pair is never profiled or aggregated",
         )
     if span <= SPAN_FLOOR:
         return MatchVerdict(
             passed=False,
             rule=RULE,
             figures=figures,
-            description=f"the podcast covers only part of the paper ({measured}): the PDF probably holds more than "
-            "the paper it discusses (other papers, a proceedings volume or a thesis); keep only that paper's pages. "
-            "A mismatched pair is never profiled or aggregated",
+            description=f"the podcast covers only part of the paper ({measured}): the PDF probably holds "
+            "more than the paper it discusses (other papers, a proceedings volume or a thesis); keep only "
+            "that paper's pages. A mismatched pair is never profiled or aggregated",
         )
     return MatchVerdict(
         passed=True, rule=RULE, figures=figures, description=f"the podcast discusses this paper: {measured}"
