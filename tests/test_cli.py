@@ -321,3 +321,24 @@ def test_train_is_killed_mid_trial_then_resumed_without_repeating_a_finished_ite
     assert "round-trip WER" in generated.stdout
     script = (root / "gen" / "script.md").read_text()
     assert script.count("**") >= 4 and list((root / "gen").glob("podcast.*"))
+
+
+def run_cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    command = [str(BIN / "podcast-assets"), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_generate_with_out_an_existing_file_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "pipeline.yaml").write_text("pairs_dir: pairs\nstorage: {root: artifacts}\n")
+    env = {**os.environ, "PODCAST_ASSETS_CONFIG": str(tmp_path / "configs" / "pipeline.yaml"),
+           "DAGSTER_HOME": str(tmp_path / "home")}  # fmt: skip
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    for out in (notes, notes / "podcast"):  # the file itself, or a file on the way to the folder
+        done = run_cli(tmp_path, env, "generate", "--pdf", str(EXAMPLE / "paper.pdf"), "--out", str(out))
+        assert done.returncode == 2, done.stdout + done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith(f"error: {notes}: --out must be a folder") and "Fix: give a folder" in line
+        assert "Traceback" not in done.stdout + done.stderr
+    assert notes.read_text() == "keep me"

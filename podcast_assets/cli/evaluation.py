@@ -134,6 +134,13 @@ def generate(config: PipelineConfig, pdf: Path, depth: str, out: Path, *, versio
     from podcast_assets.core.training.trial import SpeechChecks, check_round_trip, speak_to_length
     from podcast_assets.defs.trial_items import writing_services
 
+    if (taken := next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)) is not None:
+        where = "" if taken == out else f" on the way to {out}"
+        raise PodcastAssetsError(
+            f"--out must be a folder, and this is an existing file{where}",
+            path=taken,
+            fix="give a folder (new or existing) for script.json, script.md and the audio, or move the file",
+        )
     store = open_store(config.storage)
     trainer, resources = _trainer(config, store)
     chosen = resolve_version(config, trainer.library, version)
