@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from podcast_assets.core.video.probe import probe
@@ -19,12 +20,9 @@ EXAMPLE = EXAMPLE_PAIRS / "wheat-climate-risk-podcastfy"
 
 
 def registered_partitions(home: Path) -> list[str]:
-    """The training_pairs partitions in the instance at `home` ([] when no instance was ever made there)."""
-    import dagster as dg
-
-    if not (home / "storage").exists():
-        return []
-    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(home))) as instance:
+    """The training_pairs partitions in the instance at `home` ([] when no instance was ever made there). (It
+    looked for home/storage, which a SQLite instance never makes, and so always answered [].)"""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         return instance.get_dynamic_partitions("training_pairs")
 
 
@@ -342,3 +340,31 @@ def test_generate_with_out_an_existing_file_is_one_line_and_exit_2(tmp_path):
         assert line.startswith(f"error: {notes}: --out must be a folder") and "Fix: give a folder" in line
         assert "Traceback" not in done.stdout + done.stderr
     assert notes.read_text() == "keep me"
+
+
+def test_the_instance_settings_travel_with_a_config_kept_outside_configs(tmp_path):
+    """A settings file in a folder of its own: the Dagster home gets the dagster.yaml beside it (dagster/),
+    else the project's configs/dagster/dagster.yaml; and the command says which."""
+    project_settings = PROJECT_ROOT / "configs" / "dagster" / "dagster.yaml"
+    (tmp_path / "cwd").mkdir()
+    own = tmp_path / "mine" / "dagster" / "dagster.yaml"
+    own.parent.mkdir(parents=True)
+    own.write_text(project_settings.read_text() + "# kept beside settings.yaml\n")
+    (tmp_path / "bare").mkdir()
+    for folder, expected in ((tmp_path / "mine", own), (tmp_path / "bare", project_settings)):
+        (folder / "settings.yaml").write_text(
+            f"pairs_dir: {folder / 'pairs'}\nstorage: {{root: {folder / 'artifacts'}}}\n"
+        )
+        home = folder / "home"
+        env = {**os.environ, "PODCAST_ASSETS_CONFIG": f"{folder}/settings.yaml", "DAGSTER_HOME": f"{home}"}
+        added = run_cli(tmp_path / "cwd", env, "pairs", "add", "--pdf", str(EXAMPLE / "paper.pdf"),
+                        "--audio", str(EXAMPLE / "podcast.mp3"), "--id", "wheat")  # fmt: skip
+        assert added.returncode == 0, added.stdout + added.stderr
+        said = f"Dagster instance at {home}: instance settings installed from {expected.resolve()}"
+        assert said in added.stdout, added.stdout
+        assert (home / "dagster.yaml").read_text() == expected.read_text()
+        assert registered_partitions(home) == ["wheat"]
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert instance.get_settings("concurrency")["pools"]["default_limit"] == 1  # in force
+        again = run_cli(tmp_path / "cwd", env, "pairs", "remove", "wheat")
+        assert again.returncode == 0 and "instance settings installed" not in again.stdout, again.stderr
