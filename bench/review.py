@@ -15,6 +15,7 @@ import argparse
 import http.client
 import json
 import random
+import re
 import socket
 import statistics
 import sys
@@ -96,10 +97,15 @@ def main() -> int:
         rng = random.Random(1)
         ids = [e["id"] for e in store.list_entries(status="all", order="time", limit=args.entries)[0]]
         versions = {}
+        connection.request("GET", "/")
+        page = connection.getresponse().read().decode()
+        token = re.search(r'name="review-token" content="([^"]+)"', page)[1]
 
         def call(method: str, path: str, body: dict | None = None) -> None:
             payload = json.dumps(body).encode() if body is not None else None
             headers = {"Content-Type": "application/json"} if payload else {}
+            if method != "GET":
+                headers["X-Review-Token"] = token  # as the page's script sends it
             connection.request(method, path, body=payload, headers=headers)
             reply = connection.getresponse()
             data = reply.read()

@@ -95,6 +95,21 @@ def other_topic_pdf() -> bytes:
     return data
 
 
+def scanned_pdf(source: Path, pages: int = 3) -> bytes:
+    """A scan of the first pages of the real paper `source`: each page only an image of itself (no text
+    layer)."""
+    import pymupdf
+
+    with pymupdf.open(source) as paper:
+        images = [paper[i].get_pixmap(dpi=100).tobytes("png") for i in range(min(pages, paper.page_count))]
+    scan = pymupdf.open()
+    for png in images:
+        scan.new_page().insert_image(pymupdf.Rect(0, 0, 612, 792), stream=png)
+    data = scan.tobytes()
+    scan.close()
+    return data
+
+
 @pytest.fixture(scope="session")
 def real_pairs(ingested) -> dict:
     """{pair_id: (TranscriptionResult, DocumentGraph)} of every real pair ingested this session."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -232,7 +233,9 @@ def test_the_review_page_training_panel_starts_a_run_and_shows_its_log(project):
 
     _, artifacts, store, env = project
     control = TrainingControl(artifacts, lambda: "tiny.en", Path(env["PODCAST_ASSETS_CONFIG"]))
-    with TestClient(create_app(store, control)) as client:
+    with TestClient(create_app(store, control), base_url="http://127.0.0.1") as client:
+        token = re.search(r'name="review-token" content="([^"]+)"', client.get("/").text).group(1)
+        client.headers["X-Review-Token"] = token  # as the page's script sends it with every change
         status = client.get("/api/training").json()
         assert status["current_model"] == "tiny.en" and not status["running"]
         assert status["last_run"]["decision"].startswith("refused") and status["ready_for_training"] >= 1

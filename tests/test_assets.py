@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import wave
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 import pytest
@@ -20,7 +21,8 @@ from podcast_assets.defs.ingest import (
     transcriptions,
 )
 from podcast_assets.defs.partitions import training_pairs
-from tests.conftest import EXAMPLE_PAIRS, require_shared_pairs, training_pair_dirs
+from podcast_assets.resources.asr import ASRResource
+from tests.conftest import EXAMPLE_PAIRS, require_shared_pairs, scanned_pdf, training_pair_dirs
 from tests.dagster_helpers import make_config
 
 INGEST = [document_graphs, transcriptions]
@@ -180,3 +182,48 @@ def test_stored_records_are_plain_json(ingested):
     for pair_id in results:
         for record in ("document_graph", "transcription"):
             json.loads(LocalArtifactStore(config.storage.root).read_bytes(pair_record_path(pair_id, record)))
+
+
+class RefusingASR(ASRResource):
+    """A recogniser that records every call and transcribes nothing (a cloud one would be paid per call)."""
+
+    calls: ClassVar[list[str]] = []
+
+    def transcribe(self, path: Path, **kwargs) -> TranscriptionResult:
+        self.calls.append(str(path))
+        raise AssertionError(f"the recogniser was called for {path}")
+
+
+def test_a_scanned_paper_stops_its_pair_before_the_recogniser_is_called(tmp_path):
+    """A scan (no text layer) beside a real podcast, in a fresh store (no cached transcript to fall back on):
+    in a run the transcription waits for the paper and is skipped; materialized alone it checks the paper."""
+    real = training_pair_dirs()[0]
+    (tmp_path / "pairs" / "scanned").mkdir(parents=True)
+    (tmp_path / "pairs" / "scanned" / "paper.pdf").write_bytes(scanned_pdf(real / "paper.pdf"))
+    (tmp_path / "pairs" / "scanned" / "podcast.mp3").write_bytes((real / "podcast.mp3").read_bytes())
+    config = make_config(tmp_path / "pairs", tmp_path / "artifacts")
+    resources = {**build_resources(config), "asr": RefusingASR()}
+    RefusingASR.calls.clear()
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(training_pairs.name, ["scanned"])
+        outcomes = {
+            "run": dg.materialize(INGEST, partition_key="scanned", instance=instance, resources=resources,
+                                  raise_on_error=False),
+            "alone": dg.materialize([transcriptions], partition_key="scanned", instance=instance,
+                                    resources=resources, raise_on_error=False),
+        }  # fmt: skip
+    for how, result in outcomes.items():
+        failures = {
+            e.step_key: e.step_failure_data.user_failure_data.description
+            for e in result.all_events
+            if e.is_step_failure and e.step_failure_data.user_failure_data
+        }
+        started = {e.step_key for e in result.all_events if e.is_step_start}
+        failed = "document_graphs" if how == "run" else "transcriptions"
+        assert not result.success and list(failures) == [failed], failures
+        assert started == set(failures), f"{how}: {started} started"  # in a run, transcriptions never starts
+        message = next(iter(failures.values()))
+        assert "scanned/paper.pdf" in message and "no text layer" in message, message
+        assert "ocrmypdf" in message, message
+    assert RefusingASR.calls == [], "the recogniser was called for a pair whose paper is refused"
+    assert not LocalArtifactStore(config.storage.root).exists(pair_record_path("scanned", "transcription"))

@@ -43,7 +43,10 @@ RECORDS = {  # per-pair asset -> the record it writes under training_pairs/<pair
     "sync_qa": "sync_qa",
 }
 DOWNSTREAM = {
-    "document_graphs": {"aligned_segments", "structure_profiles", "style_profiles", "visual_alignments", "sync_qa"},
+    "document_graphs": {
+        "transcriptions", "aligned_segments", "structure_profiles", "style_profiles", "visual_alignments",
+        "sync_qa",
+    },  # fmt: skip
     "aligned_segments": {"structure_profiles", "style_profiles", "visual_alignments", "sync_qa"},
 }
 LLM_MODEL = "fake-model"
@@ -212,11 +215,11 @@ def test_a_bad_paper_stops_its_pair_at_document_graphs_with_no_paid_call(world, 
     assert str(folder / "paper.pdf") in message and "Fix:" in message, message
     assert all(w in message.lower() for w in words), message
     assert "download the PDF again" in outcome.failure_data("document_graphs").metadata["fix"].value
-    # the podcast is fine and is not downstream of the paper: only its transcription is done
-    assert world.records(BAD) == {"transcription"} and world.materialized(BAD) == {"transcriptions"}
+    # the podcast is fine, but a pair whose paper is refused is not transcribed either (paid, in the cloud)
+    assert world.records(BAD) == set() and world.materialized(BAD) == set()
     assert outcome.requests == 0, "no LLM call for a pair whose paper was rejected"
     assert_the_good_pair_runs(world)
-    assert world.records(BAD) == {"transcription"}, "the good pair's run wrote nothing for the bad one"
+    assert world.records(BAD) == set(), "the good pair's run wrote nothing for the bad one"
 
 
 # --------------------------------------------------------------------------- item 11: another paper

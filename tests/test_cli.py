@@ -9,10 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from podcast_assets.core.video.probe import probe
-from tests.conftest import EXAMPLE_PAIRS, PROJECT_ROOT
+from tests.conftest import EXAMPLE_PAIRS, PROJECT_ROOT, scanned_pdf
 from tests.dagster_helpers import seeded_artifacts
 
 BIN = Path(sys.executable).parent
@@ -200,6 +201,19 @@ def test_pairs_add_refuses_a_bad_file_before_copying_or_registering(
     assert registered_partitions(root / "home") == []
 
 
+def test_pairs_add_refuses_a_scanned_paper_before_copying_or_registering(project, tmp_path):
+    root, run = project
+    (tmp_path / "scan.pdf").write_bytes(scanned_pdf(EXAMPLE / "paper.pdf"))
+    out = run(
+        str(BIN / "podcast-assets"), "pairs", "add", "--pdf", str(tmp_path / "scan.pdf"),
+        "--audio", str(EXAMPLE / "podcast.mp3"), "--id", "scanned", check=False,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stdout
+    assert "scan.pdf: no text layer (scanned PDF?)" in out.stderr and "Fix: run OCR first" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert not (root / "pairs").exists() and registered_partitions(root / "home") == []
+
+
 def test_train_shows_progress_and_a_one_line_reason_and_keeps_tracebacks_for_verbose(project):
     root, run = project
     (root / "pairs" / "broken").mkdir(parents=True)
@@ -373,3 +387,52 @@ def test_train_is_killed_mid_trial_then_resumed_without_repeating_a_finished_ite
     assert "round-trip WER" in generated.stdout
     script = (root / "gen" / "script.md").read_text()
     assert script.count("**") >= 4 and list((root / "gen").glob("podcast.*"))
+
+
+def run_cli(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    command = [str(BIN / "podcast-assets"), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_generate_with_out_an_existing_file_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "pipeline.yaml").write_text("pairs_dir: pairs\nstorage: {root: artifacts}\n")
+    env = {**os.environ, "PODCAST_ASSETS_CONFIG": str(tmp_path / "configs" / "pipeline.yaml"),
+           "DAGSTER_HOME": str(tmp_path / "home")}  # fmt: skip
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    for out in (notes, notes / "podcast"):  # the file itself, or a file on the way to the folder
+        done = run_cli(tmp_path, env, "generate", "--pdf", str(EXAMPLE / "paper.pdf"), "--out", str(out))
+        assert done.returncode == 2, done.stdout + done.stderr
+        [line] = done.stderr.strip().splitlines()
+        assert line.startswith(f"error: {notes}: --out must be a folder") and "Fix: give a folder" in line
+        assert "Traceback" not in done.stdout + done.stderr
+    assert notes.read_text() == "keep me"
+
+
+def test_the_instance_settings_travel_with_a_config_kept_outside_configs(tmp_path):
+    """A settings file in a folder of its own: the Dagster home gets the dagster.yaml beside it (dagster/),
+    else the project's configs/dagster/dagster.yaml; and the command says which."""
+    project_settings = PROJECT_ROOT / "configs" / "dagster" / "dagster.yaml"
+    (tmp_path / "cwd").mkdir()
+    own = tmp_path / "mine" / "dagster" / "dagster.yaml"
+    own.parent.mkdir(parents=True)
+    own.write_text(project_settings.read_text() + "# kept beside settings.yaml\n")
+    (tmp_path / "bare").mkdir()
+    for folder, expected in ((tmp_path / "mine", own), (tmp_path / "bare", project_settings)):
+        (folder / "settings.yaml").write_text(
+            f"pairs_dir: {folder / 'pairs'}\nstorage: {{root: {folder / 'artifacts'}}}\n"
+        )
+        home = folder / "home"
+        env = {**os.environ, "PODCAST_ASSETS_CONFIG": f"{folder}/settings.yaml", "DAGSTER_HOME": f"{home}"}
+        added = run_cli(tmp_path / "cwd", env, "pairs", "add", "--pdf", str(EXAMPLE / "paper.pdf"),
+                        "--audio", str(EXAMPLE / "podcast.mp3"), "--id", "wheat")  # fmt: skip
+        assert added.returncode == 0, added.stdout + added.stderr
+        said = f"Dagster instance at {home}: instance settings installed from {expected.resolve()}"
+        assert said in added.stdout, added.stdout
+        assert (home / "dagster.yaml").read_text() == expected.read_text()
+        assert registered_partitions(home) == ["wheat"]
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert instance.get_settings("concurrency")["pools"]["default_limit"] == 1  # in force
+        again = run_cli(tmp_path / "cwd", env, "pairs", "remove", "wheat")
+        assert again.returncode == 0 and "instance settings installed" not in again.stdout, again.stderr

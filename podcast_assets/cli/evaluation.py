@@ -140,6 +140,20 @@ def _score(config: PipelineConfig, eval_config: PipelineConfig, pair_ids: list[s
 
 
 def generate(config: PipelineConfig, pdf: Path, depth: str, out: Path, *, version: str = "best") -> int:
+    """A new paper to a script and its audio in `out` (one generation per folder at a time)."""
+    if (taken := next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)) is not None:
+        where = "" if taken == out else f" on the way to {out}"
+        raise PodcastAssetsError(
+            f"--out must be a folder, and this is an existing file{where}",
+            path=taken,
+            fix="give a folder (new or existing) for script.json, script.md and the audio, or move the file",
+        )
+    with holding(out, "the output folder"):
+        return _generate(config, pdf, depth, out, version)
+
+
+def _generate(config: PipelineConfig, pdf: Path, depth: str, out: Path, version: str) -> int:
+    """The episode of `pdf` written, spoken to length and heard back into `out` (held by this run)."""
     from podcast_assets.core.training.trial import SpeechChecks, check_round_trip, speak_to_length
     from podcast_assets.defs.trial_items import writing_services
 

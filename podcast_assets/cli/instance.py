@@ -1,11 +1,13 @@
 """The Dagster instance the command line records its runs in: $DAGSTER_HOME, else `.dagster_home` in the
-project, created with the instance settings of configs/dagster/dagster.yaml."""
+project, created with the instance settings of the `dagster/dagster.yaml` beside the settings file (for
+configs/pipeline.yaml, configs/dagster/dagster.yaml), else of the project's configs/dagster/dagster.yaml."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import socket
+import sys
 from pathlib import Path
 
 from podcast_assets.cli.locking import holding
@@ -22,27 +24,50 @@ def project_root(config: PipelineConfig) -> Path:
     return Path.cwd()
 
 
+def instance_settings(config: PipelineConfig) -> tuple[Path | None, list[Path]]:
+    """The dagster.yaml a new Dagster home gets, and every place looked in: `dagster/dagster.yaml` beside the
+    settings file (so the instance settings travel with a config kept outside configs/), then
+    configs/dagster/dagster.yaml of the project root (or the cwd), then of the source tree this package was
+    installed from. With PODCAST_ASSETS_DAGSTER_ENV=<env>, `dagster/<env>/dagster.yaml` in each."""
+    env = os.environ.get(ENV_VAR, "local")
+    rel = Path("dagster.yaml" if env == "local" else f"{env}/dagster.yaml")
+    folders = [config.source.parent / "dagster"] if config.source is not None else []
+    source_tree = Path(__file__).resolve().parents[2]
+    folders += [project_root(config) / "configs" / "dagster", source_tree / "configs" / "dagster"]
+    candidates = list(dict.fromkeys(folder.resolve() / rel for folder in folders))
+    return next((c for c in candidates if c.is_file()), None), candidates
+
+
 def dagster_instance(config: PipelineConfig):
     """The persistent Dagster instance at $DAGSTER_HOME, else at `.dagster_home` beside configs/ (created if
-    missing, with the instance settings of configs/dagster/dagster.yaml: pool limits, run monitoring; or of
-    configs/dagster/<env>/dagster.yaml when PODCAST_ASSETS_DAGSTER_ENV names one, e.g. postgres or aws)."""
+    missing). A home without a dagster.yaml gets the one `instance_settings` finds (pool limits, run
+    monitoring), and the command says which; when there is none it says what the home goes without."""
     import dagster as dg
 
-    root = project_root(config)
-    home = Path(os.environ.get("DAGSTER_HOME") or root / ".dagster_home").expanduser().resolve()
+    home = Path(os.environ.get("DAGSTER_HOME") or project_root(config) / ".dagster_home")
+    home = home.expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
+    template, looked_in = instance_settings(config)
     env = os.environ.get(ENV_VAR, "local")
-    template = root / "configs" / "dagster" / ("dagster.yaml" if env == "local" else f"{env}/dagster.yaml")
-    if env != "local" and not template.is_file():
+    if env != "local" and template is None:
         raise ConfigError(
-            f"no Dagster instance settings for {ENV_VAR}={env}", path=template,
-            fix=f"use one of: local, {', '.join(sorted(p.name for p in template.parent.parent.iterdir() if p.is_dir()))}",
+            f"no Dagster instance settings for {ENV_VAR}={env}", path=looked_in[0],
+            fix=f"put a dagster.yaml at one of: {', '.join(map(str, looked_in))}; or unset {ENV_VAR}",
         )  # fmt: skip
     os.environ["DAGSTER_HOME"] = str(home)
     # a new home's storage is made (its schema migrated) by the first instance: one process at a time
     with holding(home, "the Dagster home", wait=True):
-        if template.is_file() and not (home / "dagster.yaml").exists():
-            shutil.copyfile(template, home / "dagster.yaml")
+        if not (home / "dagster.yaml").exists():
+            if template is not None:
+                shutil.copyfile(template, home / "dagster.yaml")
+                print(f"Dagster instance at {home}: instance settings installed from {template}")
+            else:
+                print(
+                    f"warning: the Dagster instance at {home} has no dagster.yaml (none at "
+                    f"{', '.join(map(str, looked_in))}): no pool limits, no run monitoring; put one beside your "
+                    "settings file as dagster/dagster.yaml",
+                    file=sys.stderr,
+                )
         instance = dg.DagsterInstance.get()
         instance.get_runs(limit=1)
         instance.get_dynamic_partitions("training_pairs")

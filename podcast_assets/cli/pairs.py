@@ -13,7 +13,7 @@ from podcast_assets.resources.storage import open_store
 
 
 def cmd_pairs_add(args: argparse.Namespace, config: PipelineConfig) -> int:
-    check_inputs(args.pdf, args.audio, max_pages=config.pdf.max_pages, max_audio_seconds=config.asr.max_audio_seconds)
+    check_inputs(args.pdf, args.audio, paper=config.pdf, max_audio_seconds=config.asr.max_audio_seconds)
     meta = PairMeta(
         speaker_gender=args.speaker_gender, source=args.source, language=args.language, speakers=args.speakers
     )

@@ -37,7 +37,7 @@ def cmd_serve(args: argparse.Namespace, config: PipelineConfig) -> int:
         )
     print(f"review page: http://{host}:{port}/   (Ctrl+C stops it)", flush=True)
     training = TrainingControl(config.storage.root, lambda: recogniser_model(config), config.source)
-    uvicorn.run(create_app(store, training), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(store, training, host=host), host=host, port=port, log_level="warning")
     return 0
 
 

@@ -38,14 +38,26 @@ def paper_graph(
     """The pair's document graph, from the cache (keyed by PDF content and extractor) or extracted now.
     `digest`: the pair's file hashes, made once per asset (hashing a podcast is not free)."""
     paper = files.require_paper()
-    key = cache_key("document_graph", digest.paper, pdf_extractor.cache_identity())
 
     def extract() -> DocumentGraph:
         log.info(f"extracting {paper}")
         graph, images = pdf_extractor.extract(paper)
         return attach_figure_images(graph, {fid: store.put_blob(png, "png") for fid, png in images.items()})
 
-    return store.get_or_create("document_graphs", key, DocumentGraph, extract)
+    return store.get_or_create("document_graphs", _graph_key(digest, pdf_extractor), DocumentGraph, extract)
+
+
+def _graph_key(digest: PairDigest, pdf_extractor: PdfExtractorResource) -> str:
+    return cache_key("document_graph", digest.paper, pdf_extractor.cache_identity())
+
+
+def require_usable_paper(
+    files: PairFiles, digest: PairDigest, pdf_extractor: PdfExtractorResource, store
+) -> None:
+    """Raise PdfError unless the pair's paper is usable: its document graph was extracted from this very PDF
+    (cached), or the paper's cheap check (pages, password, text layer) passes now."""
+    if store.cached_model("document_graphs", _graph_key(digest, pdf_extractor), DocumentGraph) is None:
+        pdf_extractor.check(files.require_paper())
 
 
 @dg.asset(
@@ -109,6 +121,7 @@ def document_graphs(
     group_name="ingest",
     kinds={"whisper"},
     pool="asr",
+    deps=[document_graphs],
 )
 def transcriptions(
     context: dg.AssetExecutionContext,
@@ -120,14 +133,19 @@ def transcriptions(
 ) -> dg.MaterializeResult:
     """The podcast as text with word timestamps and confidences, segments, duration and language, with the
     segments a person reviewed (`podcast-assets review`) in place of the recogniser's text. Recognition is cached
-    by audio content, recogniser and options, so a re-run costs nothing."""
+    by audio content, recogniser and options, so a re-run costs nothing.
+
+    A pair whose paper is refused is never transcribed (with a cloud recogniser, a paid call): in a run, this
+    step waits for `document_graphs` and is skipped when it fails; materialized on its own, it first makes the
+    paper's cheap check (pages, password, text layer; a second or two) unless this PDF's graph is cached."""
     pair_id = context.partition_key
     store = artifacts.open()
     with user_errors_fail_the_partition():
         files = pairs.files(pair_id)
+        digest = files.digest()
+        require_usable_paper(files, digest, pdf_extractor, store)
         audio = files.require_audio()
         language = files.load_meta().language
-        digest = files.digest()
         reviews = review.open()
         vocabulary: list[str] = []
         if asr.paper_vocabulary:

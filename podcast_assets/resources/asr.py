@@ -189,7 +189,8 @@ class ASRResource(dg.ConfigurableResource):
         vocabulary: Sequence[str] = (),
     ) -> TranscriptionResult:
         """Check the audio, recognise it, and refuse output with no speech or a repetition loop.
-        Audio longer than `max_seconds` (default: the resource's max_audio_seconds) is refused from its header.
+        Audio longer than `max_seconds` (default: the resource's max_audio_seconds) is refused from its
+        header, or its packets when the header gives no length; decoding stops once past it in any case.
         `vocabulary`: terms the podcast is likely to say (the paper's), given to the recogniser as hotwords
         (locally) or as the prompt (OpenAI)."""
         path = Path(path)
@@ -204,8 +205,8 @@ class ASRResource(dg.ConfigurableResource):
         if self.provider == "local":
             self.model_dir()
         info = probe_audio(path, max_seconds=max_seconds)
-        samples = decode_audio(path)
-        check_decoded(info, samples, max_seconds=max_seconds)
+        samples = decode_audio(path, max_seconds=max_seconds)
+        check_decoded(info, samples)
         duration = len(samples) / SAMPLE_RATE
         self.load()
         started = time.perf_counter()

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from podcast_assets.core.ingest.models import DocumentGraph
-from podcast_assets.core.ingest.pdf import EXTRACTOR_VERSION, extract_document_graph
+from podcast_assets.core.ingest.pdf import EXTRACTOR_VERSION, check_text_layer, extract_document_graph
 
 
 class PdfExtractorResource(dg.ConfigurableResource):
@@ -20,6 +20,16 @@ class PdfExtractorResource(dg.ConfigurableResource):
 
     def extract(self, path: Path) -> tuple[DocumentGraph, dict[str, bytes]]:
         return extract_document_graph(
+            path,
+            max_pages=self.max_pages,
+            timeout_s=self.timeout_seconds,
+            min_chars_per_page=self.min_chars_per_page,
+        )
+
+    def check(self, path: Path) -> int:
+        """The paper's cheap check (a usable PDF within the page limit, with a text layer), made before
+        anything is spent on its pair; returns the page count or raises PdfError."""
+        return check_text_layer(
             path,
             max_pages=self.max_pages,
             timeout_s=self.timeout_seconds,

@@ -11,11 +11,20 @@ API (the seed's):
     GET    /api/training                the training panel: ready segments, model in use, last run, progress, log
     POST   /api/training/runs           start `podcast-assets asr finetune` (409 while one runs)
     PUT    /api/entries/{id}            {"text", "version", "reviewed"?}: save (409 if `version` is stale)
-    DELETE /api/entries/{id}?version=   drop it from review and training
+    DELETE /api/entries/{id}?version=   drop it from review and training (409 if `version` is stale, 422
+                                        without one)
     POST   /api/entries/{id}/review     {"version", "reviewed"?}: mark reviewed (or not)
 
+Who may ask (web/guard.py, in front of every route): a request whose Host is not 127.0.0.1, localhost, [::1]
+or the configured host, with the port it arrived on, is answered 421 (a page that rebinds its name to
+127.0.0.1 reads nothing); a PUT, POST or DELETE whose Origin (or Referer) is another site's, or that lacks the
+X-Review-Token header holding this server's token (made at start, put in the page's
+`<meta name="review-token">`, sent by review.js), is answered 403; a body over 1 MB, 413.
+
 Errors are JSON `{"detail": ...}`: 404 unknown id (or an id that is not a number), 409 conflict (with the
-entry as it now is), 422 text refused or the entry's audio damaged, 503 database locked or read-only.
+entry as it now is), 413 body too large, 421 foreign Host, 403 foreign origin or no token, 422 text refused
+(empty, too long, or holding a lone surrogate, a control character or a bidirectional override: the reason
+says which) or the entry's audio damaged, 503 database locked or read-only.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from podcast_assets.core.review.store import (
     ReviewStore,
     Status,
 )
+from podcast_assets.web.guard import RequestGuard, new_token
 from podcast_assets.web.training_panel import TrainingBusy, TrainingControl
 
 HERE = Path(__file__).parent
@@ -63,9 +73,14 @@ def _entry_id(raw: str) -> int:
     return int(raw)
 
 
-def create_app(store: ReviewStore, training: TrainingControl | None = None) -> FastAPI:
-    """The app over `store`; with `training`, the page's recogniser training panel and its API."""
+def create_app(
+    store: ReviewStore, training: TrainingControl | None = None, *, host: str = "127.0.0.1"
+) -> FastAPI:
+    """The app over `store`; with `training`, the page's recogniser training panel and its API. `host`: the
+    address it is served on, accepted as a Host name beside the loopback ones."""
+    token = new_token()
     app = FastAPI(title="podcast-assets transcript review", docs_url="/api/docs", redoc_url=None)
+    app.add_middleware(RequestGuard, names=[host], token=token)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
 
@@ -110,6 +125,7 @@ def create_app(store: ReviewStore, training: TrainingControl | None = None) -> F
                 "status": status,
                 "order": order,
                 "training": training is not None,
+                "token": token,
             },
         )
 
@@ -165,7 +181,7 @@ def create_app(store: ReviewStore, training: TrainingControl | None = None) -> F
         return store.save(_entry_id(entry_id), body.text, version=body.version, reviewed=body.reviewed)
 
     @app.delete("/api/entries/{entry_id}")
-    def delete(entry_id: str, version: int | None = None) -> Response:
+    def delete(entry_id: str, version: int) -> Response:
         store.delete(_entry_id(entry_id), version=version)
         return Response(status_code=204)
 

@@ -239,6 +239,10 @@ def test_image_only_pdf_has_no_text_layer(tmp_path: Path) -> None:
         pdf.extract_document_graph(path)
     assert_rejected(exc, path, "no text layer")
     assert "ocrmypdf" in exc.value.fix
+    with pytest.raises(PdfError) as cheap:  # the check made before a pair is added or its podcast transcribed
+        pdf.check_text_layer(path)
+    assert cheap.value.message == exc.value.message and cheap.value.fix == exc.value.fix
+    assert pdf.check_text_layer(tmp_path / "source.pdf") == scan.page_count
 
 
 def test_hidden_text_is_recorded_and_excluded(tmp_path: Path) -> None:

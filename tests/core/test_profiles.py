@@ -50,7 +50,7 @@ def build_pair(
         segments=segments,
         mean_alignment=0.5,
         concept_coverage=0.5,
-        match=podcast_matches_paper(0.5, 0.5),
+        match=podcast_matches_paper(0.5, 0.5, 0.6),
     )
     transcription = TranscriptionResult(
         audio_sha256="0" * 64,

@@ -24,7 +24,7 @@ def standing(pair_id: str, **statuses) -> PairStanding:
 def records(pair_id: str, *, matches: bool = True) -> PairRecords:
     pair = _pair(pair_id, ["intro", "methodology", "conclusion"], 1.0)
     if not matches:
-        pair.aligned.match = podcast_matches_paper(0.0, 0.05)
+        pair.aligned.match = podcast_matches_paper(0.0, 0.05, 0.6)
     return pair
 
 

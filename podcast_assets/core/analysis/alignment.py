@@ -17,7 +17,7 @@ from wordfreq import zipf_frequency
 from podcast_assets.core.analysis.evidence import SegmentEvidence, SegmentLabel, Typer
 from podcast_assets.core.analysis.local_typer import local_typer
 from podcast_assets.core.analysis.models import AlignedSegment, AlignedSegments
-from podcast_assets.core.analysis.pair_check import podcast_matches_paper
+from podcast_assets.core.analysis.pair_check import paper_span, podcast_matches_paper
 from podcast_assets.core.analysis.segmentation import Paragraph, segment_transcript
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.text import (
@@ -182,15 +182,30 @@ def analyse_pair(
     covered = sum(1 for phrase in top if patterns[phrase].search(transcript_text))
     mean_alignment = round(statistics.fmean(s.alignment_score for s in segments), 4) if segments else 0.0
     coverage = round(covered / len(top), 4) if top else 0.0
+    where = body_positions(graph)
+    placed = [s for s in segments if s.primary_atoms and s.primary_atoms[0] in where]
+    span = paper_span([where[s.primary_atoms[0]] for s in placed], [s.alignment_score for s in placed])
     return AlignedSegments(
         pair_id=pair_id,
         classifier=typing.classifier,
         segments=segments,
         mean_alignment=mean_alignment,
         concept_coverage=coverage,
-        match=podcast_matches_paper(coverage, mean_alignment),
+        match=podcast_matches_paper(coverage, mean_alignment, span),
         warnings=warnings,
     )
+
+
+def body_positions(graph: DocumentGraph) -> dict[str, float]:
+    """Where each paragraph of the paper's body (references left out) lies in it: the share of the body's
+    characters before its middle, 0-1."""
+    body = [a for a in graph.atoms if a.kind != "reference"]
+    total = sum(len(a.text) for a in body) or 1
+    positions, before = {}, 0
+    for atom in body:
+        positions[atom.id] = (before + len(atom.text) / 2) / total
+        before += len(atom.text)
+    return positions
 
 
 def analyse_and_type(

@@ -3,10 +3,16 @@
 Recognisers do not fail on bad audio, they return something: a truncated or mid-file-corrupt MP3
 decodes shorter without an error, silence turns into filler words, HTML saved as .mp3 may even be
 "probed". Everything here runs before any recognition (or any paid upload) happens.
+
+The length limit (`asr.max_audio_seconds`) holds whatever the header says: a header without a length is
+measured from the packets' timestamps (no decoding), and decoding itself stops once more than the limit has
+come out, so the memory a file can take is bounded by the limit, not by the file.
 """
 
 from __future__ import annotations
 
+import gc
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +34,9 @@ SILENCE_RMS = 1e-3
 SILENCE_PEAK = 1e-2
 PROBE_PACKETS = 50
 """Packets decoded at probe time to tell audio from bytes that merely look like a stream."""
-
+DECODE_BLOCK = 500_000
+"""Input samples resampled at a time (faster-whisper's grouping, so the samples are the ones it decodes)."""
+LENGTH_FIX = "cut the file, or raise asr.max_audio_seconds in the pipeline settings (configs/pipeline.yaml)"
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,21 @@ def _header_duration(
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
     return None
+
+
+def _packet_seconds(
+    container: av.container.InputContainer, stream: av.audio.stream.AudioStream, stop_after: float
+) -> float | None:
+    """The stream's length from its packets' timestamps (demuxed, not decoded), read until it passes
+    `stop_after`; None when the packets carry no timing."""
+    end = None
+    for packet in container.demux(stream):
+        if packet.pts is None or not packet.time_base:
+            continue
+        end = max(end or 0.0, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+        if end > stop_after:
+            break
+    return end
 
 
 def _decodable_fraction(container: av.container.InputContainer, stream: av.audio.stream.AudioStream) -> float:
@@ -115,32 +138,96 @@ def probe_audio(path: str | Path, *, max_seconds: float) -> AudioInfo:
         )
         if sample_rate <= 0 or _decodable_fraction(container, stream) < 0.5:
             raise _not_audio(path, "its bytes do not decode (random data or a badly damaged file)")
+        measured = _packet_seconds(container, stream, max_seconds) if duration is None else None
+        if measured is not None and measured > max_seconds:
+            raise AudioError(
+                f"audio is longer than the {max_seconds:.0f} s limit (asr.max_audio_seconds): its header "
+                f"gives no length, and its packets' timestamps pass {measured:.0f} s",
+                path=path,
+                fix=LENGTH_FIX,
+            )
     if duration is not None and duration > max_seconds:
         raise AudioError(
-            f"audio is {duration:.0f} s long by its header, above the {max_seconds:.0f} s limit",
+            f"audio is {duration:.0f} s long by its header, above the {max_seconds:.0f} s limit "
+            "(asr.max_audio_seconds)",
             path=path,
-            fix="raise the transcription max_seconds setting or cut the file",
+            fix=LENGTH_FIX,
         )
     return info
 
 
-def decode_audio(path: str | Path) -> np.ndarray:
-    """The whole file as float32 mono samples at 16 kHz."""
-    from faster_whisper import decode_audio as fw_decode
-
+def decode_audio(path: str | Path, *, max_seconds: float | None = None) -> np.ndarray:
+    """The file as float32 mono samples at 16 kHz (as faster-whisper decodes it). With `max_seconds`, decoding
+    stops with an AudioError as soon as more than that has come out, whatever the header said: the samples
+    are held as 16-bit until the end, so a refused file never takes more than 2 bytes a sample of the
+    limit."""
+    limit = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
+    resampler = av.audio.resampler.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
+    blocks: list[np.ndarray] = []
+    total = 0
     try:
-        samples = fw_decode(str(path), sampling_rate=SAMPLE_RATE)
+        with av.open(str(path), mode="r", metadata_errors="ignore") as container:
+            for block in _resampled(_grouped(_valid_frames(container.decode(audio=0))), resampler):
+                blocks.append(block.to_ndarray().reshape(-1))
+                total += len(blocks[-1])
+                if limit is not None and total > limit:
+                    raise AudioError(
+                        f"audio is longer than the {max_seconds:.0f} s limit (asr.max_audio_seconds): "
+                        f"decoding stopped after {total / SAMPLE_RATE:.0f} s",
+                        path=path,
+                        fix=LENGTH_FIX,
+                    )
     except (av.error.FFmpegError, OSError) as exc:
         raise AudioError(
             f"audio could not be decoded ({type(exc).__name__})",
             path=path,
             fix="re-download or re-export the audio",
         ) from exc
-    return np.asarray(samples, dtype=np.float32)
+    finally:
+        del resampler
+        gc.collect()  # PyAV's resampler objects are freed only by the collector (faster-whisper issue 390)
+    samples = np.empty(total, dtype=np.float32)
+    at = 0
+    blocks.reverse()
+    while blocks:  # each 16-bit block is let go once copied, so the copy does not double the memory
+        block = blocks.pop()
+        samples[at : at + len(block)] = block
+        at += len(block)
+    samples /= 32768.0
+    return samples
 
 
-def check_decoded(info: AudioInfo, samples: np.ndarray, *, max_seconds: float | None = None) -> None:
-    """Raise AudioError when decoding came out much shorter than the header claims, or silent."""
+def _valid_frames(frames):
+    """The decoded frames, skipping those the decoder finds invalid (a damaged stretch decodes shorter)."""
+    iterator = iter(frames)
+    while True:
+        try:
+            yield next(iterator)
+        except StopIteration:
+            return
+        except av.error.InvalidDataError:
+            continue
+
+
+def _grouped(frames):
+    fifo = av.audio.fifo.AudioFifo()
+    for frame in frames:
+        frame.pts = None
+        fifo.write(frame)
+        if fifo.samples >= DECODE_BLOCK:
+            yield fifo.read()
+    if fifo.samples > 0:
+        yield fifo.read()
+
+
+def _resampled(frames, resampler):
+    for frame in itertools.chain(frames, [None]):  # None flushes the resampler
+        yield from resampler.resample(frame)
+
+
+def check_decoded(info: AudioInfo, samples: np.ndarray) -> None:
+    """Raise AudioError when decoding came out much shorter than the header claims, or silent. (Too long is
+    refused by `probe_audio` from the header or the packets, and by `decode_audio` as it decodes.)"""
     decoded = len(samples) / SAMPLE_RATE
     claimed = info.header_duration
     if claimed is not None and decoded < claimed * MIN_DECODED_RATIO - DECODED_SLACK_SECONDS:
@@ -148,12 +235,6 @@ def check_decoded(info: AudioInfo, samples: np.ndarray, *, max_seconds: float | 
             f"corrupt or truncated: decoded {decoded:.1f} s of the {claimed:.1f} s its header claims",
             path=info.path,
             fix="re-download or re-export the audio; a partial download or a damaged copy is the usual cause",
-        )
-    if max_seconds is not None and decoded > max_seconds:
-        raise AudioError(
-            f"audio is {decoded:.0f} s long, above the {max_seconds:.0f} s limit",
-            path=info.path,
-            fix="raise the transcription max_seconds setting or cut the file",
         )
     if decoded == 0:
         raise AudioError("no speech: the file decodes to no samples", path=info.path, fix="check the export")

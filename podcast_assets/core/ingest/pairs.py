@@ -17,10 +17,11 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from podcast_assets.core.config import PdfSettings
 from podcast_assets.core.errors import PairError
 from podcast_assets.core.ingest.audio import AUDIO_EXTENSIONS, probe_audio
 from podcast_assets.core.ingest.models import PairMeta
-from podcast_assets.core.ingest.pdf import validate_pdf
+from podcast_assets.core.ingest.pdf import check_text_layer
 from podcast_assets.core.storage import cache_key, sha256_file
 
 PAIR_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -217,10 +218,15 @@ def add_pair(
     return pair_files(pairs_dir, pair_id)
 
 
-def check_inputs(pdf: Path, audio: Path, *, max_pages: int, max_audio_seconds: float) -> None:
-    """The cheap header checks ingest runs first (a real PDF with pages and no password; decodable audio
-    within the length limit), so a bad file is refused before it is copied or registered."""
-    validate_pdf(pdf, max_pages=max_pages)
+def check_inputs(pdf: Path, audio: Path, *, paper: PdfSettings, max_audio_seconds: float) -> None:
+    """The cheap checks ingest runs first (a real PDF with pages, no password and a text layer; decodable
+    audio within the length limit), so a bad file is refused before it is copied or registered."""
+    check_text_layer(
+        pdf,
+        max_pages=paper.max_pages,
+        timeout_s=paper.timeout_seconds,
+        min_chars_per_page=paper.min_chars_per_page,
+    )
     probe_audio(audio, max_seconds=max_audio_seconds)
 
 

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from podcast_assets.core.review.audio import Clip, clip_samples, wav_bytes
 from podcast_assets.core.review.corrections import Correction
 from podcast_assets.core.review.database import Database, ReviewStoreError
+from podcast_assets.core.review.typed_text import text_problem
 from podcast_assets.core.text import STOPWORDS, normalize_text
 
 Status = Literal["all", "unreviewed", "reviewed", "deleted"]
@@ -313,6 +314,8 @@ class ReviewStore:
         return int(40 + self.max_chars_per_second * max(duration, 0.0))
 
     def check_text(self, text: str, duration: float) -> str:
+        if (problem := text_problem(text)) is not None:
+            raise InvalidText(problem)
         cleaned = " ".join(text.split())
         if not cleaned:
             raise InvalidText(

@@ -4,6 +4,8 @@
 
 const $ = (id) => document.getElementById(id);
 const LOW_CONFIDENCE = 0.6;
+// the server's token, sent with every change: a page of another site cannot read it, so cannot make one
+const TOKEN = document.querySelector('meta[name="review-token"]').content;
 let entry = JSON.parse($("initial").textContent);
 let history_ = { undo: [], redo: [], last: entry ? entry.text : "" };
 let busy = false;
@@ -26,6 +28,7 @@ function say(text, kind) {
 
 async function api(method, url, body) {
   const init = { method, headers: {} };
+  if (method !== "GET") init.headers["X-Review-Token"] = TOKEN;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

@@ -13,6 +13,7 @@ from podcast_assets.core.ingest.pdf.atoms import extract_atoms
 from podcast_assets.core.ingest.pdf.figures import classify_captions, extract_figures
 from podcast_assets.core.ingest.pdf.front import ABSTRACT_LABEL, find_abstract, find_authors, find_title
 from podcast_assets.core.ingest.pdf.layout import (
+    Page,
     dominant_font_size,
     drop_page_furniture,
     norm,
@@ -33,17 +34,32 @@ from podcast_assets.core.storage import sha256_file
 EXTRACTOR_VERSION = "1"
 
 
+def require_text_layer(pages: list[Page], min_chars_per_page: int) -> int:
+    """The visible characters of the pages; PdfError when they average under `min_chars_per_page` (a scan)."""
+    total_chars = sum(p.visible_chars for p in pages)
+    if total_chars / len(pages) < min_chars_per_page:
+        raise PdfError(
+            f"no text layer (scanned PDF?): {total_chars} visible characters on {len(pages)} page(s)",
+            fix="run OCR first, e.g. `ocrmypdf in.pdf out.pdf`, and add the OCRed file",
+        )
+    return total_chars
+
+
+def read_text_layer(path: Path, min_chars_per_page: int) -> int:
+    """The paper's check before anything is spent on its pair: its pages read (no figures, sections or
+    concepts) and its text layer required. Returns the visible characters; runs in the child process."""
+    with pymupdf.open(path) as doc:
+        return require_text_layer(
+            [read_page(page, i) for i, page in enumerate(doc, start=1)], min_chars_per_page
+        )
+
+
 def read_document(path: Path, min_chars_per_page: int) -> tuple[DocumentGraph, dict[str, bytes]]:
     """Everything that reads the PDF content; runs in the child process."""
     warnings: list[str] = []
     with pymupdf.open(path) as doc:
         pages = [read_page(page, i) for i, page in enumerate(doc, start=1)]
-        total_chars = sum(p.visible_chars for p in pages)
-        if total_chars / len(pages) < min_chars_per_page:
-            raise PdfError(
-                f"no text layer (scanned PDF?): {total_chars} visible characters on {len(pages)} page(s)",
-                fix="run OCR first, e.g. `ocrmypdf in.pdf out.pdf`, and add the OCRed file",
-            )
+        require_text_layer(pages, min_chars_per_page)
         empty = [str(p.number) for p in pages if p.visible_chars < 20]
         if empty:
             warnings.append(f"page(s) {', '.join(empty)} have no text layer")

@@ -18,7 +18,7 @@ import pymupdf
 
 from podcast_assets.core.errors import PdfError
 from podcast_assets.core.ingest.models import DocumentGraph
-from podcast_assets.core.ingest.pdf.document import read_document
+from podcast_assets.core.ingest.pdf.document import read_document, read_text_layer
 from podcast_assets.core.ingest.sniff import file_kind, read_head
 
 REDOWNLOAD = "download the PDF again (e.g. from arXiv or the publisher) and add it to the pair folder"
@@ -87,18 +87,37 @@ def extract_document_graph(
     """
     path = Path(path)
     validate_pdf(path, max_pages=max_pages)
+    payload, images = _in_child(
+        path, worker or extraction_worker, min_chars_per_page, timeout_s, "extraction"
+    )
+    return DocumentGraph.model_validate_json(payload), images
+
+
+def check_text_layer(
+    path: Path, *, max_pages: int = 500, timeout_s: float = 300.0, min_chars_per_page: int = 200
+) -> int:
+    """The paper's cheap check, made before its podcast is transcribed or the pair is added: `validate_pdf`,
+    then its pages read in a child process (killed after `timeout_s`) and a text layer required, by the same
+    rule as the extraction. Returns the page count or raises PdfError; a fraction of the extraction's time."""
+    path = Path(path)
+    pages = validate_pdf(path, max_pages=max_pages)
+    _in_child(path, text_layer_worker, min_chars_per_page, timeout_s, "reading the text layer")
+    return pages
+
+
+def _in_child(path: Path, worker: Worker, min_chars_per_page: int, timeout_s: float, what: str) -> tuple:
+    """Run `worker` on the PDF in a spawned child killed after `timeout_s`: what it sent after "ok", or the
+    PdfError it sent, or one saying it hung or crashed."""
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(
-        target=worker or extraction_worker, args=(sender, str(path), min_chars_per_page), daemon=True
-    )
+    proc = ctx.Process(target=worker, args=(sender, str(path), min_chars_per_page), daemon=True)
     proc.start()
     sender.close()
     try:
         if not receiver.poll(timeout_s):
             proc.kill()
             raise PdfError(
-                f"extraction did not finish within {timeout_s:g} s",
+                f"{what} did not finish within {timeout_s:g} s",
                 path=path,
                 fix="the PDF is probably malformed; re-save it (e.g. `qpdf in.pdf out.pdf`) "
                 "or raise the timeout",
@@ -108,7 +127,7 @@ def extract_document_graph(
         except EOFError:
             proc.join(5)
             raise PdfError(
-                f"extraction crashed (child exit code {proc.exitcode})",
+                f"{what} crashed (child exit code {proc.exitcode})",
                 path=path,
                 fix="the PDF is probably malformed; re-save it (e.g. `qpdf in.pdf out.pdf`) and add it again",
             ) from None
@@ -121,21 +140,34 @@ def extract_document_graph(
     status, payload, extra = message
     if status == "error":
         raise PdfError(payload, path=path, fix=extra)
-    return DocumentGraph.model_validate_json(payload), extra
+    return payload, extra
 
 
 def extraction_worker(conn: Connection, path: str, min_chars_per_page: int) -> None:
     """Child-process body: run the extraction and send ("ok", json, images) or ("error", msg, fix)."""
+    _answer(conn, lambda: _graph_json(path, min_chars_per_page), "extraction")
+
+
+def text_layer_worker(conn: Connection, path: str, min_chars_per_page: int) -> None:
+    """Child-process body: read the pages, require a text layer; send ("ok", visible characters, None)."""
+    _answer(conn, lambda: (read_text_layer(Path(path), min_chars_per_page), None), "reading the pages")
+
+
+def _graph_json(path: str, min_chars_per_page: int) -> tuple[str, dict[str, bytes]]:
+    graph, images = read_document(Path(path), min_chars_per_page)
+    return graph.model_dump_json(), images
+
+
+def _answer(conn: Connection, work: Callable[[], tuple], what: str) -> None:
     try:
-        graph, images = read_document(Path(path), min_chars_per_page)
-        conn.send(("ok", graph.model_dump_json(), images))
+        conn.send(("ok", *work()))
     except PdfError as exc:
         conn.send(("error", exc.message, exc.fix))
     except Exception as exc:  # any pymupdf failure becomes a user-facing error in the parent
         conn.send(
             (
                 "error",
-                f"extraction failed ({type(exc).__name__}: {exc})",
+                f"{what} failed ({type(exc).__name__}: {exc})",
                 "the PDF is probably malformed; re-save it (e.g. `qpdf in.pdf out.pdf`) and add it again",
             )
         )
