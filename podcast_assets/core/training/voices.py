@@ -36,7 +36,7 @@ class SpeechResult(Record):
 
     path: str
     audio_seconds: float = Field(gt=0, description="Decoded from the written file, never estimated.")
-    synthesis_seconds: float = Field(ge=0, description="Wall time of speak(): synthesis, encoding, checks.")
+    synthesis_seconds: float = Field(ge=0, description="Wall time of speak() once the voices are loaded: synthesis, encoding, checks.")
     voices: dict[str, str] = Field(description="Speaker label -> voice used (and how it differs).")
     format: str = Field(description="Container of the file: mp3, ogg (Opus) or wav.")
     size_bytes: int = Field(ge=1)
