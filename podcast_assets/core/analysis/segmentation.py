@@ -49,7 +49,7 @@ class Paragraph:
 
 
 @dataclass(frozen=True)
-class _Unit:
+class SentenceUnit:
     start: float
     end: float
     text: str
@@ -67,7 +67,7 @@ def segment_transcript(
     """
     if not 0 < min_s <= target_s <= max_s:
         raise ValueError(f"need 0 < min_s <= target_s <= max_s, got {min_s}, {target_s}, {max_s}")
-    units = _units(result)
+    units = sentence_units(result)
     if not units:
         return []
     if len(result.segments) == 1 or len(units) == 1 or units[-1].end - units[0].start < 2 * min_s:
@@ -78,13 +78,13 @@ def segment_transcript(
     return [_paragraph(i, units[a:b]) for i, (a, b) in enumerate(itertools.pairwise(bounds))]
 
 
-def _units(result: TranscriptionResult) -> list[_Unit]:
+def sentence_units(result: TranscriptionResult) -> list[SentenceUnit]:
     """Sentence units: each Whisper segment cut after every sentence-final word."""
-    units: list[_Unit] = []
+    units: list[SentenceUnit] = []
     for segment in result.segments:
         if not segment.words:
             if segment.text.strip():
-                units.append(_Unit(segment.start, segment.end, segment.text.strip(), (), segment.speaker))
+                units.append(SentenceUnit(segment.start, segment.end, segment.text.strip(), (), segment.speaker))
             continue
         current: list[Word] = []
         for word in segment.words:
@@ -97,12 +97,12 @@ def _units(result: TranscriptionResult) -> list[_Unit]:
     return units
 
 
-def _unit(words: list[Word], speaker: str | None) -> _Unit:
+def _unit(words: list[Word], speaker: str | None) -> SentenceUnit:
     text = " ".join(w.word.strip() for w in words if w.word.strip())
-    return _Unit(words[0].start, max(words[-1].end, words[0].start), text, tuple(words), speaker)
+    return SentenceUnit(words[0].start, max(words[-1].end, words[0].start), text, tuple(words), speaker)
 
 
-def _paragraph(index: int, units: list[_Unit]) -> Paragraph:
+def _paragraph(index: int, units: list[SentenceUnit]) -> Paragraph:
     speakers = tuple(dict.fromkeys(u.speaker for u in units if u.speaker))
     return Paragraph(
         index=index,
@@ -134,7 +134,7 @@ def _percentiles(values: list[float]) -> list[float]:
     return [sum(other < v for other in values) / max(n - 1, 1) for v in values]
 
 
-def _boundary_scores(units: list[_Unit]) -> list[float]:
+def _boundary_scores(units: list[SentenceUnit]) -> list[float]:
     """Score in about [-0.3, 1.15] for a cut after each unit but the last: higher = better place to cut."""
     content = [_content_words(u.text) for u in units]
     similarities: list[float] = []
@@ -161,7 +161,7 @@ def _boundary_scores(units: list[_Unit]) -> list[float]:
 
 
 def _best_cuts(
-    units: list[_Unit], scores: list[float], *, min_s: float, max_s: float, target_s: float
+    units: list[SentenceUnit], scores: list[float], *, min_s: float, max_s: float, target_s: float
 ) -> list[int]:
     """Unit indices where paragraphs start (besides 0), minimising length cost minus boundary scores."""
 

@@ -23,8 +23,8 @@ import random
 import re
 from dataclasses import dataclass
 
+from podcast_assets.core.analysis.segmentation import sentence_units
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult, TranscriptSegment, Word
-from podcast_assets.core.text import ends_sentence
 
 READ_OUT_WPM = 150.0
 """The pace a read-out is cut to: it is spoken at the voice's own pace, about this."""
@@ -51,31 +51,13 @@ def text_of(transcription: TranscriptionResult) -> str:
 
 
 def sentence_pieces(transcription: TranscriptionResult) -> list[Piece]:
-    raw: list[tuple[float, float, tuple[Word, ...], str, str | None]] = []
-    for seg in transcription.segments:
-        if not seg.words:
-            if seg.text.strip():
-                raw.append((seg.start, seg.end, (), seg.text.strip(), seg.speaker))
-            continue
-        current: list[Word] = []
-        for word in seg.words:
-            current.append(word)
-            if ends_sentence(word.word):
-                raw.append(_piece(current, seg.speaker))
-                current = []
-        if current:
-            raw.append(_piece(current, seg.speaker))
+    """The transcript's sentences as the segmenter cuts them (`sentence_units`), each with the pause before it."""
     pieces, previous_end = [], None
-    for start, end, words, text, speaker in raw:
-        pause = 0.0 if previous_end is None else max(0.0, start - previous_end)
-        pieces.append(Piece(start, end, words, text, speaker, pause))
-        previous_end = end
+    for unit in sentence_units(transcription):
+        pause = 0.0 if previous_end is None else max(0.0, unit.start - previous_end)
+        pieces.append(Piece(unit.start, unit.end, unit.words, unit.text, unit.speaker, pause))
+        previous_end = unit.end
     return pieces
-
-
-def _piece(words: list[Word], speaker: str | None):
-    text = " ".join(w.word.strip() for w in words if w.word.strip())
-    return words[0].start, max(words[-1].end, words[0].start), tuple(words), text, speaker
 
 
 def shuffled(transcription: TranscriptionResult, seed: str) -> TranscriptionResult:
