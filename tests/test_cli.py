@@ -223,7 +223,8 @@ def test_train_shows_progress_and_a_one_line_reason_and_keeps_tracebacks_for_ver
     assert out.returncode == 1
     assert "broken: FAILED" in out.stdout and "wheat: ok" in out.stdout
     assert "transcriptions: done" in out.stdout, "each step's outcome is shown as it happens"
-    assert "broken/paper.pdf" in out.stderr and "no audio file" in out.stderr and "Fix:" in out.stderr
+    assert "broken/paper.pdf" in out.stderr and "not a PDF" in out.stderr and "Fix:" in out.stderr
+    assert "transcriptions" not in out.stderr, "a pair whose paper is refused is not transcribed (nor its audio looked at)"
     everything = out.stdout + out.stderr
     assert "Traceback" not in everything and "Stack Trace" not in everything
     assert len(everything.splitlines()) <= 40, everything
