@@ -163,3 +163,25 @@ def clean_reference_script(raw: str) -> str:
     ('Speaker 1:') removed, white space folded. Used to compare a transcript with the script it was read from."""
     text = _SPEAKER_PREFIX.sub("", _MARKUP.sub(" ", raw))
     return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------- words as spoken, for comparison
+
+_STAGE = re.compile(
+    r"\[[^\]]*\]|\*[^*\n]{1,40}\*|\((?:laughs?|laughter|music|pause|sighs?|applause|inaudible|crosstalk)\)", re.I
+)
+_LINE_SPEAKER = re.compile(
+    r"^\s*(?:\[?(?i:speaker|person|host|guest)[ _]?\d*\]?|[A-Z][a-z]{1,15}(?: [A-Z][a-z]{1,15})?)\s*:\s+", re.M
+)
+"""A speaker label at a line's start: 'Speaker 1:', 'SPEAKER_2:', '[Host]:', or a name ('Alex:', 'Mary Ann:')."""
+FILLERS = re.compile(r"\b(?:u+m+|u+h+|e+r+m+|e+r+|h+m+|m+h+m+|m+m+|uh-huh|you know)\b[,.]?\s*", re.I)
+"""Hesitations and the commonest verbal tic: said by people and some voices, written by no script."""
+
+
+def spoken_words(text: str) -> str:
+    """The words of a script or transcript as compared with another: markup (<prosody>, <Person1>), stage
+    directions ([laughs], (music), *sighs*), speaker labels at a line's start ('Host:', 'SPEAKER_1:', 'Alex:')
+    and fillers removed, white space folded. Both sides of a comparison go through it, so neither a reference's
+    'um's nor a script's labels count for or against it."""
+    text = _LINE_SPEAKER.sub("", _STAGE.sub(" ", _MARKUP.sub(" ", text)))
+    return " ".join(FILLERS.sub(" ", text).split())

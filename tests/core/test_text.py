@@ -12,6 +12,7 @@ from podcast_assets.core.text import (
     names_a_numbered_visual,
     normalize_text,
     sentences,
+    spoken_words,
 )
 
 
@@ -40,3 +41,13 @@ def test_reference_scripts_lose_markup_and_speaker_prefixes():
     raw = '<Person1> <prosody rate="110%">Welcome!</prosody></Person1>\nSpeaker 2: Thanks, glad to be here.'
     assert clean_reference_script(raw) == "Welcome! Thanks, glad to be here."
     assert normalize_text("Don’t STOP—now.") == ["don't", "stop", "now"]
+
+
+def test_spoken_words_drop_labels_stage_directions_and_fillers_on_either_side():
+    transcript = "SPEAKER_1: Um, so the model, uh, learns. [laughs]\nAlex: You know, it works (laughs) well."
+    script = "<Person1>Host: So the model learns.</Person1>\n*sighs* Guest: It works well."
+    assert spoken_words(transcript) == "so the model, learns. it works well."
+    assert spoken_words(script) == "So the model learns. It works well."
+    assert spoken_words("And the results: an umbrella term, hummus and errors stay.") == (
+        "And the results: an umbrella term, hummus and errors stay."
+    ), "a colon inside a line is no speaker label; words that start like fillers stay"
