@@ -85,6 +85,10 @@ class LossDetails(Record):
     reference_seconds: float
     concepts_covered: list[str]
     concepts_missed: list[str]
+    concepts_named_only: list[str] = Field(
+        default_factory=list,
+        description="Missed concepts the script names, but only in sentences copied from the paper or bare.",
+    )
     coverage_method: Literal["match", "llm-judge"]
     reference_types: list[str] = Field(description="Run-compressed segment types of the reference.")
     generated_types: list[str] = Field(
@@ -104,6 +108,15 @@ class LossDetails(Record):
     rouge_1: float
     rouge_2: float
     rouge_l: float
+    semantic_similarity: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Cosine of the podcast's and the reference's embeddings (similarity.py).",
+    )
+    semantic_by_type: dict[str, float] = Field(
+        default_factory=dict, description="The same per segment type both have."
+    )
 
 
 class SpeechReport(Record):

@@ -11,6 +11,15 @@ Long forms are found with the Schwartz-Hearst algorithm (Schwartz & Hearst, "A s
 identifying abbreviation definitions in biomedical text", PSB 2003): the acronym's letters are matched right
 to left in the words before the parenthesis, the first letter at the start of a word.
 
+Naming a concept is not covering it: the script must explain it, in its own words. A mention counts only where
+its window (the sentence that names the concept and the one after it) explains it with the words that are not
+a copy of the paper: a window's words that lie in runs of COPY_RUN or more words the paper has too are the
+paper's, not the script's (a read-out of the paper names every concept and explains none). Its own words explain
+when they hold a definition, an example, an analogy or a comparison (EXPLAINING), or at least MIN_CONTEXT_TERMS
+content words besides the concept's ("Today: knowledge distillation." does not explain it; "knowledge
+distillation, where a small student model learns from a big teacher" does).
+A concept named only in copied or bare sentences is reported as named but not explained.
+
 Quality (always labelled "rubric"). Three scores out of 100, each the mean of component scores in [0, 1]:
 - engagement: questions per minute, analogies per segment and enthusiasm markers per minute of the podcast
   as heard, each against the learned style's rate, by closeness = min(measured, learned) /
@@ -40,9 +49,9 @@ from typing import NamedTuple
 
 from podcast_assets.core.analysis.alignment import _terms, concept_pattern
 from podcast_assets.core.analysis.models import AlignedSegments, StyleProfile, StyleVariant
-from podcast_assets.core.analysis.profiles import _definition_kind, _term_alternation, style_profile
+from podcast_assets.core.analysis.profiles import _EXAMPLE, _definition_kind, _term_alternation, style_profile
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
-from podcast_assets.core.text import fold, sentences, singular
+from podcast_assets.core.text import ANALOGY, fold, normalize_text, sentences, singular
 from podcast_assets.core.training.models import QualityJudgement
 
 # --------------------------------------------------------------------------- coverage
@@ -53,11 +62,58 @@ _FOOTNOTE = re.compile(r"(?<=[A-Za-z])\d+$")
 """A citation or footnote number the PDF glued to the long form's last word ('Common Neighbors37')."""
 
 
+COPY_RUN = 8
+"""Words in a row that a script shares with the paper before they count as copied: short runs ('the large
+language model', 'in this paper we') are shared by any two texts on a topic; eight words in a row are not."""
+MIN_CONTEXT_TERMS = 4
+"""Content words of the script's own (the analyser's terms, the concept's words aside) that make a window
+explanatory without a definition, example, analogy or comparison marker."""
+EXPLAINING = re.compile(
+    r"\b(?:means|refers? to|stands? for|is (?:basically|essentially|simply)|in other words|that is to say"
+    r"|called|known as|compared (?:to|with)|unlike|rather than|instead of|versus|whereas|the difference"
+    r"|than)\b",
+    re.IGNORECASE,
+)
+"""Markers of a definition or comparison (with ANALOGY and the profiles' example markers, explaining words)."""
+
+
 class CoverageMatch(NamedTuple):
     covered: list[str]
     missed: list[str]
     found: dict[str, str]
-    """Covered concept -> the words of the script that matched it (first occurrence)."""
+    """Covered concept -> the words of the script that named it, in the first sentence that explains it."""
+    named_only: list[str]
+    """Missed concepts the script names, but only in copied or bare sentences (in concept order)."""
+
+
+class PaperRuns:
+    """The paper's word sequences of COPY_RUN words (title, abstract and every atom but references), to tell
+    which words of a script are copied from it."""
+
+    def __init__(self, graph: DocumentGraph):
+        texts = [graph.title, graph.abstract, *(a.text for a in graph.atoms if a.kind != "reference")]
+        self.runs = {
+            tuple(words[i : i + COPY_RUN])
+            for words in (normalize_text(t) for t in texts)
+            for i in range(len(words) - COPY_RUN + 1)
+        }
+
+    def own_words(self, text: str) -> list[str]:
+        """The text's words (normalised) that do not lie in a run of COPY_RUN words the paper has too."""
+        words = normalize_text(text)
+        copied = [False] * len(words)
+        for i in range(len(words) - COPY_RUN + 1):
+            if tuple(words[i : i + COPY_RUN]) in self.runs:
+                copied[i : i + COPY_RUN] = [True] * COPY_RUN
+        return [w for w, c in zip(words, copied, strict=True) if not c]
+
+
+def explains(window: str, concept: str, runs: PaperRuns) -> bool:
+    """Whether a window naming `concept` explains it in its own words (see the module docstring)."""
+    own = " ".join(runs.own_words(window))
+    if EXPLAINING.search(own) or ANALOGY.search(own) or _EXAMPLE.search(own):
+        return True
+    return len(set(_terms(own)) - set(_terms(concept))) >= MIN_CONTEXT_TERMS
 
 
 def _normal(phrase: str) -> str:
@@ -131,17 +187,26 @@ def concept_variants(phrase: str, acronyms: dict[str, str]) -> list[re.Pattern[s
 
 
 def match_concepts(script_text: str, concepts: Sequence[str], graph: DocumentGraph) -> CoverageMatch:
-    """Which of the concepts the script names, by any variant; the rest are missed (both in concept order)."""
+    """Which of the concepts the script explains (named by any variant, in a window that is neither copied from
+    the paper nor bare); the rest are missed, those merely named listed apart (all in concept order)."""
     acronyms = paper_acronyms(graph)
-    covered, missed, found = [], [], {}
+    runs = PaperRuns(graph)
+    said = sentences(script_text)
+    covered, missed, named, found = [], [], [], {}
     for concept in dict.fromkeys(concepts):
-        hit = next((m for p in concept_variants(concept, acronyms) if (m := p.search(script_text))), None)
-        if hit:
+        variants = concept_variants(concept, acronyms)
+        mentions = [i for i, sentence in enumerate(said) if any(p.search(sentence) for p in variants)]
+        explained = next(
+            (i for i in mentions if explains(" ".join(said[i : i + 2]), concept, runs)), None
+        )
+        if explained is not None:
             covered.append(concept)
-            found[concept] = hit.group(0)
+            found[concept] = next(m for p in variants if (m := p.search(said[explained]))).group(0)
         else:
             missed.append(concept)
-    return CoverageMatch(covered, missed, found)
+            if mentions:
+                named.append(concept)
+    return CoverageMatch(covered, missed, found, named)
 
 
 # --------------------------------------------------------------------------- quality rubric

@@ -14,7 +14,8 @@ from podcast_assets.core.analysis.models import AlignedSegments, StyleVariant
 from podcast_assets.core.config import LossWeights
 from podcast_assets.core.errors import TrainingError
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
-from podcast_assets.core.text import fold
+from podcast_assets.core.text import fold, spoken_words
+from podcast_assets.core.training import similarity
 from podcast_assets.core.training.losses import (
     coverage_loss,
     duration_loss,
@@ -26,7 +27,7 @@ from podcast_assets.core.training.losses import (
 from podcast_assets.core.training.models import CoverageJudgement, LossDetails, Losses, QualityJudgement
 from podcast_assets.core.training.rubric import match_concepts, quality_rubric
 
-SCORING = "seed-losses-v1+match-v1+rubric-v1"
+SCORING = "seed-losses-v1+explained-v2+rubric-v1+spoken-rouge-v2+" + similarity.MODEL
 """Version of the scoring code (losses, concept matching, rubric). Cached trial items are keyed by it: change
 it whenever a formula, a threshold or what a loss reads changes, so no stale score is served."""
 
@@ -96,10 +97,11 @@ def score(
         )
     if coverage is not None:
         covered, missed = judged_coverage(coverage, concepts)
+        named_only = []
         coverage_method = "llm-judge"
     else:
         match = match_concepts(script_text, concepts, graph)
-        covered, missed = match.covered, match.missed
+        covered, missed, named_only = match.covered, match.missed, match.named_only
         coverage_method = "match"
     if quality is None:
         quality = quality_rubric(
@@ -116,7 +118,9 @@ def score(
         _time_by_type(reference_segments),
         _time_by_type(spoken_segments),
     )
-    rouge = rouge_loss(script_text, reference_text)
+    said, heard = spoken_words(script_text), spoken_words(reference_text)
+    rouge = rouge_loss(said, heard)
+    semantic = similarity.semantic_similarity(said, heard, spoken_segments, reference_segments)
     parts = {
         "duration": duration_loss(spoken_seconds, reference_seconds),
         "coverage": coverage_loss(covered, concepts),
@@ -130,6 +134,7 @@ def score(
         reference_seconds=reference_seconds,
         concepts_covered=covered,
         concepts_missed=missed,
+        concepts_named_only=named_only,
         coverage_method=coverage_method,
         reference_types=structure.reference_runs,
         generated_types=structure.generated_runs,
@@ -145,5 +150,7 @@ def score(
         rouge_1=rouge.rouge_1,
         rouge_2=rouge.rouge_2,
         rouge_l=rouge.rouge_l,
+        semantic_similarity=semantic.similarity,
+        semantic_by_type=semantic.by_type,
     )
     return losses, details
