@@ -158,12 +158,6 @@ class TTSSettings(Settings):
         return self
 
 
-class EmbeddingSettings(Settings):
-    provider: Literal["local", "openai"] = "local"
-    model: str = "bge-small-en-v1.5"
-    api_key_env: str = "OPENAI_API_KEY"
-
-
 class LossWeights(Settings):
     """Weights of the total training loss (the seed's: duration 0.25, coverage 0.25, structure 0.20,
     quality 0.20, ROUGE 0.10)."""
@@ -173,6 +167,11 @@ class LossWeights(Settings):
     structure: float = Field(default=0.20, ge=0)
     quality: float = Field(default=0.20, ge=0)
     rouge: float = Field(default=0.10, ge=0)
+    semantic: float = Field(
+        default=0.0,
+        ge=0,
+        description="1 - semantic similarity to the reference (WordLlama); an option, not one of the seed's.",
+    )
 
     @model_validator(mode="after")
     def _not_all_zero(self) -> LossWeights:
@@ -323,7 +322,6 @@ class PipelineConfig(Settings):
     asr: ASRSettings = Field(default_factory=ASRSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     tts: TTSSettings = Field(default_factory=TTSSettings)
-    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     loss_weights: LossWeights = Field(default_factory=LossWeights)
     convergence: ConvergenceSettings = Field(default_factory=ConvergenceSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)

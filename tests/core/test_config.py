@@ -23,7 +23,7 @@ SEED_DEPTH_MINUTES = {"overview": (3, 5), "standard": (10, 15), "deep_dive": (20
 @pytest.mark.parametrize("source", ["shipped file", "code defaults"])
 def test_the_seeds_loss_weights_and_depth_ranges(source):
     config = load_config(PROJECT_ROOT / "configs" / "pipeline.yaml") if source == "shipped file" else PipelineConfig()
-    assert config.loss_weights.model_dump() == SEED_LOSS_WEIGHTS
+    assert config.loss_weights.model_dump() == {**SEED_LOSS_WEIGHTS, "semantic": 0.0}, "the option is off"
     assert {n: (d.min_minutes, d.max_minutes) for n, d in config.depth_targets.items()} == SEED_DEPTH_MINUTES
     assert [d.target_minutes for d in config.depth_targets.values()] == [4, 12.5, 25, 45]
 

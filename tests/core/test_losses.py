@@ -13,6 +13,7 @@ from podcast_assets.core.training.losses import (
     duration_loss,
     quality_loss,
     rouge_loss,
+    semantic_loss,
     sequence_similarity,
     structure_loss,
     total_loss,
@@ -187,3 +188,13 @@ def test_total_loss_divides_by_the_weight_sum():
 def test_total_loss_needs_every_loss():
     with pytest.raises(ValueError, match="rouge"):
         total_loss({k: v for k, v in LOSSES.items() if k != "rouge"}, LossWeights())
+
+
+def test_the_semantic_loss_joins_the_total_only_when_weighted():
+    with_semantic = {**LOSSES, "semantic": 0.9}
+    assert total_loss(with_semantic, LossWeights()) == pytest.approx(0.37), "weight 0 (the default): left out"
+    weighted = LossWeights(semantic=0.25)
+    assert total_loss(with_semantic, weighted) == pytest.approx((0.37 + 0.25 * 0.9) / 1.25)
+    with pytest.raises(ValueError, match="semantic"):
+        total_loss(LOSSES, weighted)
+    assert semantic_loss(0.8) == pytest.approx(0.2) and semantic_loss(-0.1) == 1.0

@@ -13,6 +13,8 @@ can check the number and a refiner can act on it.
   have to change type to turn one podcast's mix into the other's).
 - quality   = (300 - engagement - clarity - accuracy) / 300, each score out of 100.
 - rouge     = 1 - mean(ROUGE-1 F, ROUGE-2 F, ROUGE-L F), rouge-score with the Porter stemmer.
+- semantic  = 1 - the semantic similarity to the reference (similarity.py); always reported, in the total
+  only where `loss_weights.semantic` is above 0 (an option, 0 by default: the seed's loss has five terms).
 - total     = sum(weight x loss) / sum(weights). With the seed's weights (0.25/0.25/0.20/0.20/0.10, summing
   to 1) this is exactly the seed's weighted sum; weights configured to another sum are divided by it, so the
   total stays a weighted mean on the losses' own scale (doubling every weight changes nothing).
@@ -37,6 +39,8 @@ DISTRIBUTION_WEIGHT = 0.4
 """... and to how the time is spread over the types."""
 LOSS_NAMES = ("duration", "coverage", "structure", "quality", "rouge")
 """The seed's five losses, in the order the seed lists them (the fields of LossWeights and Losses)."""
+OPTIONAL_LOSSES = ("semantic",)
+"""Losses in the total only when their configured weight is above 0."""
 
 
 def duration_loss(generated_s: float, reference_s: float) -> float:
@@ -167,10 +171,17 @@ def rouge_loss(generated_text: str, reference_text: str) -> RougeLoss:
     return RougeLoss(loss=1.0 - (r1 + r2 + rl) / 3.0, rouge_1=r1, rouge_2=r2, rouge_l=rl)
 
 
+def semantic_loss(similarity: float) -> float:
+    """1 - semantic similarity (a cosine clipped to [0, 1])."""
+    return 1.0 - min(1.0, max(0.0, similarity))
+
+
 def total_loss(losses: Mapping[str, float], weights: LossWeights) -> float:
-    """sum(weight x loss) / sum(weights) over the five losses (see the module docstring for why divide)."""
-    missing = set(LOSS_NAMES) - set(losses)
+    """sum(weight x loss) / sum(weights) over the five losses and any optional one weighted above 0 (see the
+    module docstring for why divide)."""
+    w = weights.model_dump()
+    names = [*LOSS_NAMES, *(n for n in OPTIONAL_LOSSES if w[n] > 0)]
+    missing = set(names) - set(losses)
     if missing:
         raise ValueError(f"missing losses: {sorted(missing)}")
-    w = weights.model_dump()
-    return math.fsum(w[name] * losses[name] for name in LOSS_NAMES) / math.fsum(w[n] for n in LOSS_NAMES)
+    return math.fsum(w[name] * losses[name] for name in names) / math.fsum(w[n] for n in names)

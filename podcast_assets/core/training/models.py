@@ -75,6 +75,9 @@ class Losses(Record):
     structure: float = Field(ge=0, le=1)
     quality: float = Field(ge=0, le=1)
     rouge: float = Field(ge=0, le=1)
+    semantic: float | None = Field(
+        default=None, ge=0, le=1, description="1 - semantic similarity; in the total where its weight is > 0."
+    )
     total: float = Field(ge=0)
 
 

@@ -21,6 +21,7 @@ from podcast_assets.core.training.losses import (
     duration_loss,
     quality_loss,
     rouge_loss,
+    semantic_loss,
     structure_loss,
     total_loss,
 )
@@ -127,6 +128,7 @@ def score(
         "structure": structure.loss,
         "quality": quality_loss(quality.engagement, quality.clarity, quality.accuracy),
         "rouge": rouge.loss,
+        "semantic": semantic_loss(semantic.similarity),
     }
     losses = Losses(**parts, total=total_loss(parts, weights))
     details = LossDetails(
