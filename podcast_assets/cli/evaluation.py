@@ -19,6 +19,7 @@ from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.errors import PodcastAssetsError, TrainingError
 from podcast_assets.core.ingest.pairs import discover_pairs
 from podcast_assets.core.storage import LocalArtifactStore
+from podcast_assets.core.training.convergence import paired_improvement
 from podcast_assets.core.training.prompts import REFINED, PromptLibrary, PromptVersion
 from podcast_assets.core.training.session import load_session, session_failures, session_items
 from podcast_assets.core.training.summary import build_report
@@ -136,6 +137,11 @@ def _score(config: PipelineConfig, eval_config: PipelineConfig, pair_ids: list[s
     means = [statistics.fmean(r[n] for r in rows.values() if n in r) if any(n in r for r in rows.values()) else None
              for n in names]  # fmt: skip
     print("| **mean** | " + " | ".join("-" if m is None else f"**{m:.4f}**" for m in means) + " |")
+    first = {p: r[names[0]] for p, r in rows.items() if names[0] in r}
+    for name in names[1:]:
+        step = paired_improvement(first, {p: r[name] for p, r in rows.items() if name in r})
+        if step is not None:
+            print(f"\n{name} over {names[0]}: {step} (90% paired-bootstrap interval; positive is better)")
     return 0
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.storage import LocalArtifactStore
+from podcast_assets.core.training.convergence import paired_improvement
 from podcast_assets.core.training.models import TrainingSession, TrialItem
 from podcast_assets.core.training.prompts import REFINED
 from podcast_assets.core.training.session import (
@@ -133,7 +134,9 @@ def run_training(defs, instance, config: PipelineConfig, args: argparse.Namespac
         row = next(r for r in report.trials if r.trial_id == entry.trial_id)
         val = "-" if row.validation_loss is None else f"{row.validation_loss:.4f}"
         train_loss = "-" if row.train_loss is None else f"{row.train_loss:.4f}"
-        print(f"trial {entry.trial_id}: train loss {train_loss}, validation loss {val}; {report.decision.reason}")
+        total = "-" if row.loss is None else str(row.loss)
+        print(f"trial {entry.trial_id}: total loss {total}; train {train_loss}, validation {val}; "
+              f"{report.decision.reason}")  # fmt: skip
         if nxt is None:
             print(f"\ntraining stopped: {session.stopped}")
             break
@@ -182,7 +185,11 @@ def cmd_trial(args: argparse.Namespace, config: PipelineConfig) -> int:
         print("  " + " ".join(f"{n}={getattr(item.losses, n):.4f}" for n in LOSS_NAMES))
         print(f"  audio {item.speech.audio_seconds:.1f} s vs reference {d.reference_seconds:.1f} s; "
               f"{item.speech.passes} pass(es); round-trip WER {item.speech.round_trip_wer:.1%}")  # fmt: skip
-        print(f"  missed concepts: {', '.join(d.concepts_missed) or '-'}")
+        print(f"  missed concepts: {', '.join(d.concepts_missed) or '-'}"
+              f" (named but not explained: {', '.join(d.concepts_named_only) or '-'})")  # fmt: skip
+        if d.semantic_similarity is not None:
+            per_type = ", ".join(f"{t} {v:.2f}" for t, v in d.semantic_by_type.items())
+            print(f"  semantic similarity to the reference: {d.semantic_similarity:.3f} ({per_type or 'no shared type'})")
         print(f"  spoken types: {' > '.join(d.generated_types)}")
         print(f"  reference types: {' > '.join(d.reference_types)}")
         print(f"  quality ({d.quality_method}): engagement {d.engagement:.0f}, clarity {d.clarity:.0f}, accuracy {d.accuracy:.0f}")
@@ -209,6 +216,9 @@ def cmd_compare(args: argparse.Namespace, config: PipelineConfig) -> int:
         for name in LOSS_NAMES:
             x, y = getattr(by_a[pair_id].losses, name), getattr(by_b[pair_id].losses, name)
             print(f"| {pair_id} | {name} | {x:.4f} | {y:.4f} | {y - x:+.4f} |")
+    step = paired_improvement({p: i.losses.total for p, i in by_a.items()}, {p: i.losses.total for p, i in by_b.items()})
+    if step is not None:
+        print(f"\n{args.b} over {args.a}, total loss: {step} (90% paired-bootstrap interval; positive is better)")
     return 0
 
 

@@ -226,6 +226,12 @@ def training_summary(
             metadata["validation_loss"] = latest.validation_loss
         for name, value in latest.losses.items():
             metadata[f"mean_{name}"] = value
+        if latest.loss is not None:
+            metadata["total_loss_low"], metadata["total_loss_high"] = latest.loss.low, latest.loss.high
+    if report.cross_validated is not None:
+        cv = report.cross_validated
+        metadata["cv_loss"], metadata["cv_loss_low"], metadata["cv_loss_high"] = cv.loss.mean, cv.loss.low, cv.loss.high
+        metadata["cv_gain_over_first"] = str(cv.over_first)
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -11,7 +11,15 @@ from pydantic import Field
 
 from podcast_assets.core.config import ConvergenceSettings
 from podcast_assets.core.records import Record
-from podcast_assets.core.training.convergence import Decision, TrialScore, decide
+from podcast_assets.core.training.convergence import (
+    CrossValidation,
+    Decision,
+    Interval,
+    TrialScore,
+    bootstrap,
+    decide,
+    leave_one_pair_out,
+)
 from podcast_assets.core.training.models import TrainingSession, TrialItem
 
 LOSSES = ("duration", "coverage", "structure", "quality", "rouge", "total")
@@ -23,6 +31,9 @@ class TrialRow(Record):
     reason: str
     train_loss: float | None
     validation_loss: float | None
+    loss: Interval | None = Field(
+        default=None, description="Mean total loss over every pair scored, with its 90% bootstrap interval."
+    )
     losses: dict[str, float] = Field(
         description="Mean of each loss over every pair scored (train and validation)."
     )
@@ -39,6 +50,9 @@ class TrainingReport(Record):
     quality_methods: list[str] = Field(description="'rubric' (offline) and/or 'llm-judge'.")
     trials: list[TrialRow]
     decision: Decision
+    cross_validated: CrossValidation | None = Field(
+        default=None, description="Leave-one-pair-out: each pair's loss under the version the others choose."
+    )
 
 
 def frame(items: Sequence[TrialItem]) -> pl.DataFrame:
@@ -91,19 +105,23 @@ def build_report(
             reason=entry.reason,
             train_loss=_mean(train),
             validation_loss=_mean(validation),
+            loss=bootstrap([i.losses.total for i in mine]) if mine else None,
             losses={name: _mean([getattr(i.losses, name) for i in mine]) or 0.0 for name in LOSSES},
             pairs_scored=sorted(i.pair_id for i in mine),
             pairs_failed=failed,
         )
         rows.append(row)
         history.append(TrialScore(trial_id=row.trial_id, prompt_version=row.prompt_version,
+                                  pair_losses={i.pair_id: i.losses.total for i in mine},
                                   train_loss=row.train_loss, validation_loss=row.validation_loss))  # fmt: skip
     held = sorted(p for p, s in session.split.items() if s == "validation")
     note = (
-        f"validation pairs: {', '.join(held)}; a version becomes best only if their loss improves"
+        f"the refiner learns from the train pairs only (validation: {', '.join(held)}); a version becomes best "
+        "only by a paired gain over every pair scored whose 90% bootstrap interval is above 0, and the "
+        "leave-one-pair-out table scores each pair under the version the other pairs choose"
         if held
-        else "no validation set: with a single training pair, best is chosen on the train loss, which "
-        "measures fit to this pair and not how well a version generalises"
+        else "no validation set: with a single training pair, best is chosen on that pair's loss, which "
+        "measures fit to it and not how well a version generalises"
     )
     return TrainingReport(
         session_id=session.session_id,
@@ -114,6 +132,7 @@ def build_report(
         quality_methods=sorted({i.details.quality_method for i in items}),
         trials=rows,
         decision=decide(history, convergence),
+        cross_validated=leave_one_pair_out(history, convergence),
     )
 
 
@@ -133,6 +152,11 @@ def loss_curve_png(report: TrainingReport) -> bytes:
         points = [(i, v) for i, v in enumerate(values) if v is not None]
         if points:
             left.plot([p[0] for p in points], [p[1] for p in points], style, label=label)
+    band = [(i, r.loss) for i, r in enumerate(report.trials) if r.loss is not None]
+    if band:
+        xs = [i for i, _ in band]
+        left.plot(xs, [b.mean for _, b in band], "k.-", lw=0.8, label="all pairs (90% interval)")
+        left.fill_between(xs, [b.low for _, b in band], [b.high for _, b in band], color="grey", alpha=0.2)
     if report.decision.best_trial in ids:
         left.axvline(ids.index(report.decision.best_trial), color="grey", lw=0.8, ls=":", label="best")
     left.set_xticks(range(len(ids)), ids, rotation=45, fontsize=8)
@@ -172,19 +196,32 @@ def report_markdown(report: TrainingReport) -> str:
         "",
         f"**Decision:** {'converged' if report.decision.converged else 'go on'}: {report.decision.reason}",
         "",
-        "| trial | version | train loss | validation loss | duration | coverage | structure | quality | rouge | why this version |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| trial | version | total loss [90% interval] | train loss | validation loss | duration | coverage | structure | quality | rouge | why this version |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report.trials:
         best = " **(best)**" if r.trial_id == report.decision.best_trial else ""
         reason = r.reason.replace("|", "/")
+        total = "-" if r.loss is None else f"{r.loss.mean:.4f} [{r.loss.low:.4f}, {r.loss.high:.4f}]"
         lines.append(
-            f"| {r.trial_id}{best} | v{r.prompt_version} | {_cell(r.train_loss)} | {_cell(r.validation_loss)} | "
+            f"| {r.trial_id}{best} | v{r.prompt_version} | {total} | {_cell(r.train_loss)} | {_cell(r.validation_loss)} | "
             + " | ".join(
                 _cell(r.losses.get(n)) for n in ("duration", "coverage", "structure", "quality", "rouge")
             )
             + f" | {reason} |"
         )
         for pair, error in r.pairs_failed.items():
-            lines.append(f"|  | failed: {pair} | {error.replace('|', '/')} |  |  |  |  |  |  |  |")
+            lines.append(f"|  | failed: {pair} | {error.replace('|', '/')} |  |  |  |  |  |  |  |  |")
+    cv = report.cross_validated
+    if cv is not None:
+        lines += [
+            "",
+            f"**Leave-one-pair-out:** loss {cv.loss}; over the first trial: {cv.over_first}",
+            "",
+            "| pair left out | chosen by the others | its loss there | first trial's loss |",
+            "|---|---|---|---|",
+            *(f"| {f.pair_id} | {f.chosen_trial} (v{f.chosen_version}) | {f.loss:.4f} | {f.first_loss:.4f} |"
+              for f in cv.folds),
+            *(f"| {p} | - (a version failed on it) | - | - |" for p in cv.unscored),
+        ]  # fmt: skip
     return "\n".join(lines) + "\n"
