@@ -17,99 +17,34 @@ neither its length nor the reference's zero ROUGE against itself decides.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-
 import pytest
 
-from podcast_assets.core.analysis.aggregate import learn_aggregated_profile
-from podcast_assets.core.analysis.alignment import analyse_pair
-from podcast_assets.core.analysis.models import AlignedSegments, StyleVariant
-from podcast_assets.core.analysis.profiles import structure_profile, style_profile
-from podcast_assets.core.analysis.selection import PairRecords, Selection
-from podcast_assets.core.config import PipelineConfig
-from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.training.models import Losses
-from podcast_assets.core.training.scoring import score
-from podcast_assets.core.training.validity import first_part, sentence_pieces, shuffled, text_of
+from podcast_assets.core.training.validity import Scorer, first_part, sentence_pieces, shuffled, text_of
 
 SHUFFLE_SEEDS = (0, 1, 2)
 DEPTH = "standard"
 
 
-# --------------------------------------------------------------------------- the variants (core/training/validity.py)
-
-
-def first_third(transcription: TranscriptionResult) -> TranscriptionResult:
+def first_third(transcription):
     return first_part(transcription, 1 / 3)
 
 
-# --------------------------------------------------------------------------- scoring
-
-
-@dataclass
-class Pair:
-    transcription: TranscriptionResult
-    graph: DocumentGraph
-    segments: AlignedSegments
-
-
-@dataclass
-class World:
-    pairs: dict[str, Pair]
-    style: StyleVariant
-    config: PipelineConfig
-
-
 @pytest.fixture(scope="module")
-def world(real_pairs, ingested) -> World:
+def world(real_pairs, ingested) -> Scorer:
     if len(real_pairs) < 2:
         pytest.skip(
             f"loss sanity needs at least 2 real pairs to compare against one another, found {len(real_pairs)} "
             "(../shared/data/pairs is absent: only the bundled example is there)"
         )
     config, _ = ingested
-    pairs = {
-        pair_id: Pair(transcription, graph, analyse_pair(pair_id, transcription, graph))
-        for pair_id, (transcription, graph) in sorted(real_pairs.items())
-    }
-    records = [
-        PairRecords(
-            p.segments,
-            structure_profile(p.segments, p.transcription),
-            style_profile(p.segments, p.transcription),
-        )
-        for p in pairs.values()
-    ]
-    profile = learn_aggregated_profile(
-        Selection(used=records),
-        depths=config.depth_targets,
-        version=1,
-        created_at=datetime.now(UTC).isoformat(),
-    )
-    return World(pairs, profile.style_variants["all"], config)
+    return Scorer(real_pairs, config, DEPTH)
 
 
-def score_as_script(world: World, pair_id: str, generated: TranscriptionResult) -> Losses:
+def score_as_script(world: Scorer, pair_id: str, generated) -> Losses:
     """`generated` spoken and transcribed as it is, analysed against this pair's paper, scored against this
-    pair's reference."""
-    pair = world.pairs[pair_id]
-    spoken_segments = analyse_pair(pair_id, generated, pair.graph)
-    losses, _ = score(
-        script_text=text_of(generated),
-        writer_types=[s.type for s in spoken_segments.segments],
-        spoken=generated,
-        spoken_segments=spoken_segments,
-        spoken_seconds=generated.duration,
-        reference_seconds=pair.transcription.duration,
-        reference_segments=pair.segments,
-        reference_text=text_of(pair.transcription),
-        graph=pair.graph,
-        style=world.style,
-        weights=world.config.loss_weights,
-        key_concepts=world.config.depth_targets[DEPTH].key_concepts,
-    )
-    return losses
+    pair's reference (validity.Scorer: the production scoring path)."""
+    return world.score(pair_id, generated)[0]
 
 
 def _parts(losses: Losses) -> str:
@@ -123,13 +58,13 @@ CONTENT = ("coverage", "structure", "quality")
 reference (ROUGE is 0 for the reference against itself and barely separates papers)."""
 
 
-def content_loss(losses: Losses, world: World) -> float:
+def content_loss(losses: Losses, world: Scorer) -> float:
     """The configured weighted mean of the content losses alone."""
     weights = world.config.loss_weights.model_dump()
     return sum(weights[k] * getattr(losses, k) for k in CONTENT) / sum(weights[k] for k in CONTENT)
 
 
-def check(world: World, variants, *, content_must_separate: bool = False) -> None:
+def check(world: Scorer, variants, *, content_must_separate: bool = False) -> None:
     """Score the reference and each variant of every pair; print the table with the total's margin and the
     content losses' margin; fail naming every comparison the reference did not win."""
     lines, failures = [], []

@@ -21,10 +21,20 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from podcast_assets.core.analysis.aggregate import learn_aggregated_profile
+from podcast_assets.core.analysis.alignment import analyse_pair
+from podcast_assets.core.analysis.models import AlignedSegments, StyleVariant
+from podcast_assets.core.analysis.profiles import structure_profile, style_profile
 from podcast_assets.core.analysis.segmentation import sentence_units
+from podcast_assets.core.analysis.selection import PairRecords, Selection
+from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult, TranscriptSegment, Word
+from podcast_assets.core.training.models import LossDetails, Losses
+from podcast_assets.core.training.scoring import score
 
 READ_OUT_WPM = 150.0
 """The pace a read-out is cut to: it is spoken at the voice's own pace, about this."""
@@ -136,3 +146,161 @@ def read_out_text(graph: DocumentGraph, seconds: float, *, words_per_minute: flo
                 out.append(sentence)
                 count += len(sentence.split())
     return " ".join(out)
+
+
+# --------------------------------------------------------------------------- scoring candidates
+
+
+@dataclass(frozen=True)
+class Material:
+    """A pair's reference and paper, the reference analysed as the pipeline analyses it."""
+
+    transcription: TranscriptionResult
+    graph: DocumentGraph
+    segments: AlignedSegments
+
+
+@dataclass(frozen=True)
+class Scored:
+    label: str
+    kind: str
+    """reference, other (another pair's podcast), shuffled, first_half, read_out or generated."""
+    losses: Losses
+    details: LossDetails
+
+
+HUMAN = ("reference", "other")
+"""Kinds that are someone's podcast (of this paper or of another)."""
+
+
+class Scorer:
+    """Scores any candidate against one pair's reference with the production path (`scoring.score`): the
+    candidate's transcript analysed against the pair's paper by the local analyser, the style learned from all
+    the pairs by the aggregate (its 'all' variant), the key concepts the `depth` asks for."""
+
+    def __init__(
+        self,
+        pairs: Mapping[str, tuple[TranscriptionResult, DocumentGraph]],
+        config: PipelineConfig,
+        depth: str,
+    ):
+        self.config, self.depth = config, depth
+        self.pairs = {
+            pair_id: Material(transcription, graph, analyse_pair(pair_id, transcription, graph))
+            for pair_id, (transcription, graph) in sorted(pairs.items())
+        }
+        records = [
+            PairRecords(m.segments, structure_profile(m.segments, m.transcription), style_profile(m.segments, m.transcription))
+            for m in self.pairs.values()
+        ]  # fmt: skip
+        profile = learn_aggregated_profile(
+            Selection(used=records),
+            depths=config.depth_targets,
+            version=1,
+            created_at=datetime.now(UTC).isoformat(),
+        )
+        self.style: StyleVariant = profile.style_variants["all"]
+
+    def score(
+        self, pair_id: str, heard: TranscriptionResult, script_text: str | None = None
+    ) -> tuple[Losses, LossDetails]:
+        """`heard` (a transcript of the candidate's audio) scored against the pair's reference; `script_text` is
+        what was written to be spoken (the transcript's own text for a recording)."""
+        pair = self.pairs[pair_id]
+        segments = analyse_pair(pair_id, heard, pair.graph)
+        return score(
+            script_text=text_of(heard) if script_text is None else script_text,
+            writer_types=[s.type for s in segments.segments],
+            spoken=heard,
+            spoken_segments=segments,
+            spoken_seconds=heard.duration,
+            reference_seconds=pair.transcription.duration,
+            reference_segments=pair.segments,
+            reference_text=text_of(pair.transcription),
+            graph=pair.graph,
+            style=self.style,
+            weights=self.config.loss_weights,
+            key_concepts=self.config.depth_targets[self.depth].key_concepts,
+        )
+
+
+Hear = Callable[[str], TranscriptionResult]
+"""Speaks a text with the project's TTS and transcribes the audio back with its ASR."""
+
+
+def candidates(
+    scorer: Scorer,
+    pair_id: str,
+    *,
+    hear: Hear | None,
+    shuffle_seeds: tuple[str, ...] = ("0",),
+    generated: Mapping[str, tuple[TranscriptionResult, str]] | None = None,
+) -> Iterator[Scored]:
+    """Every candidate of the suite for one pair, scored: the reference, each other pair's podcast, the
+    reference shuffled (once per seed), its first half, the paper read out (when `hear` is given) and the
+    generated podcasts given as label -> (their round-trip transcript, their script)."""
+    pair = scorer.pairs[pair_id]
+
+    def scored(label: str, kind: str, heard: TranscriptionResult, text: str | None = None) -> Scored:
+        return Scored(label, kind, *scorer.score(pair_id, heard, text))
+
+    yield scored("reference", "reference", pair.transcription)
+    for other_id, other in scorer.pairs.items():
+        if other_id != pair_id:
+            yield scored(f"podcast of {other_id}", "other", other.transcription)
+    for seed in shuffle_seeds:
+        yield scored(f"shuffled (seed {seed})", "shuffled", shuffled(pair.transcription, f"{pair_id}:{seed}"))
+    yield scored("first half", "first_half", first_part(pair.transcription, 0.5))
+    if hear is not None:
+        text = read_out_text(pair.graph, pair.transcription.duration)
+        yield scored("paper read out", "read_out", hear(text), text)
+    for label, (heard, script) in (generated or {}).items():
+        yield scored(label, "generated", heard, script)
+
+
+def failed_orders(table: list[Scored]) -> list[str]:
+    """What the suite requires of one pair's table, each broken requirement in words (none: it passes).
+
+    - the reference's total is below every shuffled, first-half, read-out and other-paper candidate's;
+    - the read-out scores worse than the reference on coverage and on quality too;
+    - the semantic similarity to the reference is higher for each same-paper candidate that is not a copy of the
+      reference (the read-out, the generated podcasts) than for any other paper's podcast."""
+    reference = next(c for c in table if c.kind == "reference")
+    failures = []
+    for c in table:
+        if (
+            c.kind in ("other", "shuffled", "first_half", "read_out")
+            and not c.losses.total > reference.losses.total
+        ):
+            failures.append(
+                f"{c.label}: total {c.losses.total:.3f} is not above the reference's {reference.losses.total:.3f}"
+            )
+        if c.kind == "read_out":
+            for loss in ("coverage", "quality"):
+                mine, theirs = getattr(c.losses, loss), getattr(reference.losses, loss)
+                if not mine > theirs:
+                    failures.append(f"{c.label}: {loss} {mine:.3f} is not above the reference's {theirs:.3f}")
+    others = [c.details.semantic_similarity or 0.0 for c in table if c.kind == "other"]
+    for c in table:
+        if (
+            c.kind in ("read_out", "generated")
+            and others
+            and not (c.details.semantic_similarity or 0.0) > max(others)
+        ):
+            failures.append(
+                f"{c.label}: semantic similarity {c.details.semantic_similarity:.3f} is not above the best other "
+                f"paper's podcast ({max(others):.3f})"
+            )
+    return failures
+
+
+def row(c: Scored) -> str:
+    """One candidate's losses, its semantic similarity and how many concepts it only named, as a table row."""
+    parts = " ".join(
+        f"{k[:3]} {getattr(c.losses, k):.3f}"
+        for k in ("duration", "coverage", "structure", "quality", "rouge")
+    )
+    return (
+        f"total {c.losses.total:.3f} ({parts}) semantic {c.details.semantic_similarity or 0.0:.3f} "
+        f"named-only {len(c.details.concepts_named_only)}"
+    )
