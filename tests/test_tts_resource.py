@@ -72,7 +72,7 @@ def test_two_speakers_round_trip_through_the_projects_asr(tmp_path):
         "host": "en_US-joe-medium",
         "guest": "en_US-joe-medium, pitch +4 semitones, rate 0.92",
     }
-    assert result.synthesis_seconds > 0 and result.real_time_factor > 1
+    assert result.synthesis_seconds > 0, "timed; how fast is bench/tts.py's figure, not a test's"
     total = sum(len(text) for _, text in SCRIPT)
     assert seen[-1] == (total, total) and [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert temps(tmp_path) == []
