@@ -238,7 +238,10 @@ def training_summary(
 def offline_refiner(profile: AggregatedProfile, training: TrainingResource):
     style = profile.style_variants["all"]
     weights = training.weights()
-    return lambda items, settings, body, tried: refine.propose(items, settings, body, tried, style=style, weights=weights)
+    learned = bool(profile.universal_phrases.get("transition"))
+    return lambda items, settings, body, tried: refine.propose(
+        items, settings, body, tried, style=style, weights=weights, transition_phrases=learned
+    )
 
 
 def advance(store: LocalArtifactStore, training: TrainingResource, llm: LLMResource, session_id: str | None = None):

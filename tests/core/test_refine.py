@@ -92,6 +92,14 @@ def test_each_move_changes_what_its_reason_says():
     assert style.settings.questions_per_minute == 1.8 and "engagement" in style.reason
 
 
+def test_the_phrases_move_waits_for_learned_transition_phrases():
+    rouge_first = [item(rouge=1.0, coverage=0, structure=0, quality=0, duration=0)]
+    assert propose(rouge_first).move == "phrases"
+    without = refine.propose(rouge_first, GenerationSettings(), "body", set(), style=STYLE, weights=LossWeights(),
+                             transition_phrases=False)  # fmt: skip
+    assert without is None or without.move != "phrases", "no phrase to open a type change with: nothing moves"
+
+
 def test_a_tried_move_or_one_that_changes_nothing_is_skipped_and_none_when_all_are_spent():
     first = propose([item(coverage=0.9)])
     second = propose([item(coverage=0.9)], tried={first.move})

@@ -120,15 +120,18 @@ def propose(
     *,
     style: StyleVariant,
     weights: LossWeights,
+    transition_phrases: bool = True,
 ) -> Refinement | None:
     """The next settings to try from the parent whose train items are `items`; None when every move that
-    would change something has been tried (`tried`: moves already made from this parent)."""
+    would change something has been tried (`tried`: moves already made from this parent). Without learned
+    transition phrases (`transition_phrases` False) the phrases move would change no word of the script, so it
+    is not proposed: it would spend a trial and a step of patience on a copy of its parent."""
     if not items:
         raise ValueError("refinement needs the parent trial's train items")
     losses = mean_losses(items)
     ranked = sorted(MOVES, key=lambda m: -getattr(weights, _LOSS_OF_MOVE[m]) * losses[_LOSS_OF_MOVE[m]])
     for move in ranked:
-        if move in tried:
+        if move in tried or (move == "phrases" and not transition_phrases):
             continue
         if move == "pace":
             new, why = _pace(items, settings)
