@@ -58,9 +58,10 @@ def main() -> None:
     if session is not None:
         items = session_items(trained, session)
         report = build_report(session, items, {}, config.convergence)
-        chosen = {session.trials[0].trial_id: "v1 (first trial)"}
-        if report.decision.best_trial:
-            chosen[report.decision.best_trial] = f"best ({report.decision.best_trial})"
+        first, best = session.trials[0].trial_id, report.decision.best_trial
+        chosen = {first: "first trial" + (", best" if best == first else "")}
+        if best and best != first:
+            chosen[best] = f"best ({best})"
         for item in items:
             if item.trial_id in chosen and item.pair_id in generated:
                 script = Script.model_validate_json(trained.local(item.script_path).read_text())
