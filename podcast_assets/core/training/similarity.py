@@ -45,8 +45,9 @@ def embed(texts: Sequence[str]) -> np.ndarray:
     """Unit vectors of the texts (one row each); an empty text gets the zero vector."""
     if not texts:
         return np.zeros((0, 256), dtype=np.float32)
-    vectors = np.asarray(_model().embed([spoken_words(t) or " " for t in texts], norm=True), dtype=np.float32)
-    vectors[[not spoken_words(t) for t in texts]] = 0.0
+    said = [spoken_words(t) for t in texts]
+    vectors = np.asarray(_model().embed([t or " " for t in said], norm=True), dtype=np.float32)
+    vectors[[not t for t in said]] = 0.0
     return vectors
 
 
