@@ -211,6 +211,12 @@ class TrainingSettings(Settings):
     budget_usd: float | None = Field(
         default=None, ge=0, description="Spend cap of LLM calls for one training session (None: no cap)."
     )
+    search: Literal["moves", "optuna"] = Field(
+        default="moves",
+        description="Offline, how the next version's settings are chosen: moves (one lever per trial, aimed at the "
+        "largest weighted loss) or optuna (TPE over the six numeric settings). With an LLM the refiner rewrites the "
+        "template instead.",
+    )
 
 
 class DepthTarget(Settings):

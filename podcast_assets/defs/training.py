@@ -14,9 +14,9 @@ from podcast_assets.core.analysis.profile_store import load_current
 from podcast_assets.core.errors import PodcastAssetsError, TrainingError
 from podcast_assets.core.previews import png_markdown
 from podcast_assets.core.storage import LocalArtifactStore
-from podcast_assets.core.training import llm_tasks, refine, scoring, writer
+from podcast_assets.core.training import llm_tasks, refine, scoring, search, writer
 from podcast_assets.core.training.models import Script, TrainingSession, TrialItem
-from podcast_assets.core.training.prompts import REFINED
+from podcast_assets.core.training.prompts import REFINED, PromptLibrary
 from podcast_assets.core.training.session import (
     load_session,
     next_trial,
@@ -232,6 +232,8 @@ def training_summary(
         cv = report.cross_validated
         metadata["cv_loss"], metadata["cv_loss_low"], metadata["cv_loss_high"] = cv.loss.mean, cv.loss.low, cv.loss.high
         metadata["cv_gain_over_first"] = str(cv.over_first)
+    if store.exists(f"{session_dir(session)}/optuna.journal"):
+        metadata["optuna_study"] = dg.MetadataValue.path(str(store.path(f"{session_dir(session)}/optuna.journal")))
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -242,6 +244,30 @@ def offline_refiner(profile: AggregatedProfile, training: TrainingResource):
     return lambda items, settings, body, tried: refine.propose(
         items, settings, body, tried, style=style, weights=weights, transition_phrases=learned
     )
+
+
+def optuna_refiner(
+    store: LocalArtifactStore, library: PromptLibrary, session: TrainingSession, items: list[TrialItem]
+):
+    """Optuna's proposal from every trial of the session scored so far (core/training/search.py); the study is
+    written beside the trials as optuna.journal (`optuna-dashboard <that file>` shows it)."""
+    history = search.points(
+        items, {e.trial_id: library.get(REFINED, e.prompt_version).settings for e in session.trials}
+    )
+    attempts = iter(range(search.MAX_ATTEMPTS))
+
+    def refiner(parent_items, settings, body, tried):
+        attempt = next(attempts, None)
+        if attempt is None:
+            return None
+        with tempfile.TemporaryDirectory() as scratch:
+            journal = Path(scratch) / "optuna.journal"
+            proposal = search.propose(history, settings, body, session_id=session.session_id, attempt=attempt,
+                                      journal=journal)  # fmt: skip
+            store.write_bytes(f"{session_dir(session)}/optuna.journal", journal.read_bytes())
+        return proposal
+
+    return refiner
 
 
 def advance(store: LocalArtifactStore, training: TrainingResource, llm: LLMResource, session_id: str | None = None):
@@ -271,6 +297,8 @@ def advance(store: LocalArtifactStore, training: TrainingResource, llm: LLMResou
                 missed_concepts=sorted({c for i in items for c in i.details.concepts_missed}),
                 suggestions=[s for i in items for s in i.details.suggestions][:20],
             )  # fmt: skip
+    elif training.settings().search == "optuna":
+        refiner = optuna_refiner(store, training.library(store), session, items)
     else:
         refiner = offline_refiner(profile, training)
     entry = next_trial(store, training.library(store), session, report, refiner)
