@@ -18,6 +18,7 @@ from podcast_assets.core.training import llm_tasks, refine, scoring, search, wri
 from podcast_assets.core.training.models import Script, TrainingSession, TrialItem
 from podcast_assets.core.training.prompts import REFINED, PromptLibrary
 from podcast_assets.core.training.session import (
+    kept_trial,
     load_session,
     next_trial,
     record_failure,
@@ -69,7 +70,8 @@ def ensure_session(
     store: LocalArtifactStore, training: TrainingResource, session_id: str | None = None, *, new: bool = False
 ) -> TrainingSession:
     """The session `session_id`; without one, the current session, or (none yet, or `new`) a new current one over
-    the pairs the current aggregated profile used."""
+    the pairs the current aggregated profile used. A new session after another starts from the version that
+    session kept (not from the newest version, which its selection may have rejected)."""
     session = None if new else load_session(store, session_id)
     if session is not None:
         return session
@@ -77,8 +79,11 @@ def ensure_session(
     settings = training.settings()
     split = split_pairs(profile.pairs_used, validation_share=settings.validation_share, seed=settings.split_seed,
                         validation_pairs=settings.validation_pairs)  # fmt: skip
+    previous = load_session(store)
+    kept = kept_trial(store, previous, training.convergence_settings()) if previous else None
     return start_session(store, training.library(store), profile, split, target_depth=settings.target_depth,
-                         make_current=new)  # fmt: skip
+                         first_version=kept.prompt_version if kept else None, make_current=new,
+                         reason=f"kept by session {previous.session_id} ({kept.trial_id})" if kept else None)  # fmt: skip
 
 
 def run_session_id(context: dg.AssetExecutionContext) -> str | None:

@@ -215,3 +215,27 @@ def test_a_store_of_an_earlier_release_keeps_its_current_session(world):
     store.delete(session_path(session.session_id))
     assert load_session(store).model_dump() == session.model_dump()
     assert not store.exists(LEGACY_SESSION_PATH) and store.exists(session_path(session.session_id))
+
+
+def test_a_new_session_starts_from_the_version_the_last_one_kept_not_the_newest(world):
+    """A second `train` used to start from the library's highest version, which the first session's selection may
+    have rejected (on the shared pairs it started from v3, worse than v1 on two pairs)."""
+    from podcast_assets.core.training.session import kept_trial
+
+    store, library, session = world
+    rule = ConvergenceSettings(max_trials=3, min_improvement=0.01, patience=1)
+    assert kept_trial(store, session, rule) is None, "nothing scored yet"
+    scored(store, session, "t001", 0.3, 0.3)
+
+    def report():
+        return build_report(session, session_items(store, session), session_failures(store, session), rule)
+
+    entry = next_trial(store, library, session, report(), lambda items, s, body, tried: propose(items, s, tried))
+    scored(store, session, "t002", 0.5, 0.5)  # worse: t001 is kept
+    assert library.get("script_writer").version == entry.prompt_version > 1, "the rejected version is the newest"
+    kept = kept_trial(store, session, rule)
+    assert kept.trial_id == "t001" and kept.prompt_version == 1
+    second = start_session(store, library, AggregatedProfile.model_construct(version=1), {"a": "train"},
+                           target_depth="reference", first_version=kept.prompt_version,
+                           reason="kept by the last session", make_current=True)  # fmt: skip
+    assert second.trials[0].prompt_version == 1 and second.trials[0].reason == "kept by the last session"

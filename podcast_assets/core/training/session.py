@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from podcast_assets.core.analysis.models import AggregatedProfile
+from podcast_assets.core.config import ConvergenceSettings
 from podcast_assets.core.errors import StorageError, TrainingError
 from podcast_assets.core.llm import CallRecord
 from podcast_assets.core.records import Record
@@ -34,7 +35,7 @@ from podcast_assets.core.training.models import (
     TrialItem,
 )
 from podcast_assets.core.training.prompts import REFINED, PromptLibrary
-from podcast_assets.core.training.summary import TrainingReport
+from podcast_assets.core.training.summary import TrainingReport, build_report
 
 CURRENT_PATH = "training/current.json"
 LEGACY_SESSION_PATH = "training/session.json"
@@ -113,12 +114,13 @@ def start_session(
     *,
     target_depth: str,
     first_version: int | None = None,
+    reason: str | None = None,
     make_current: bool = False,
 ) -> TrainingSession:
-    """A new session whose first trial scores the repository's script_writer version (its highest, or
-    `first_version`) on every pair the aggregate used, made the current one. Without `make_current`, when a
-    session is current already (another pair's run started one a moment ago), that session is returned
-    instead: pair runs that start together share one session."""
+    """A new session whose first trial scores the library's script_writer version (its highest, or
+    `first_version`, then `reason` says why) on every pair the aggregate used, made the current one. Without
+    `make_current`, when a session is current already (another pair's run started one a moment ago), that session
+    is returned instead: pair runs that start together share one session."""
     if not split:
         raise TrainingError(
             "no pair can train: the aggregated profile used none",
@@ -131,7 +133,7 @@ def start_session(
         profile_version=profile.version,
         split=dict(split),  # type: ignore[arg-type]
         target_depth=target_depth,
-        trials=[TrialEntry(trial_id="t001", prompt_version=version.version, reason=version.reason)],
+        trials=[TrialEntry(trial_id="t001", prompt_version=version.version, reason=reason or version.reason)],
     )
     store.write_model(session_path(session.session_id), session, replace=False)
     current_session_id(store)  # an older store's session moves to its own folder before the pointer is written
@@ -209,6 +211,13 @@ def trial_complete(store: LocalArtifactStore, session: TrainingSession, trial_id
         store.exists(item_path(session, trial_id, p)) or store.exists(failure_path(session, trial_id, p))
         for p in session.split
     )
+
+
+def kept_trial(store: LocalArtifactStore, session: TrainingSession, rule: ConvergenceSettings) -> TrialEntry | None:
+    """The trial whose version the session's selection keeps so far (None before a trial is complete): where a
+    new session after this one starts."""
+    report = build_report(session, session_items(store, session), session_failures(store, session), rule)
+    return session.trial(report.decision.best_trial) if report.decision.best_trial else None
 
 
 def next_trial(
