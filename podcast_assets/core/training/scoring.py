@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from podcast_assets.core import embedding
 from podcast_assets.core.analysis.aggregate import compress_runs
 from podcast_assets.core.analysis.models import AlignedSegments, StyleVariant
 from podcast_assets.core.config import LossWeights
@@ -28,7 +29,7 @@ from podcast_assets.core.training.losses import (
 from podcast_assets.core.training.models import CoverageJudgement, LossDetails, Losses, QualityJudgement
 from podcast_assets.core.training.rubric import match_concepts, quality_rubric
 
-SCORING = "seed-losses-v1+explained-v2+rubric-v1+spoken-rouge-v2+" + similarity.MODEL
+SCORING = "seed-losses-v1+explained-v2+rubric-v1+spoken-rouge-v2+" + embedding.MODEL
 """Version of the scoring code (losses, concept matching, rubric). Cached trial items are keyed by it: change
 it whenever a formula, a threshold or what a loss reads changes, so no stale score is served."""
 
