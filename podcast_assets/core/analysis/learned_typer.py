@@ -1,0 +1,158 @@
+"""A segment typer learned from labelled podcasts, decoded over the whole episode.
+
+Each segment is described by its text's WordLlama embedding (core/embedding.py), where it sits in the episode
+(start, end and middle as shares of the audio), its alignment to the paper (best cosine, figures it names), its
+form (question marks per sentence, words) and the cue typer's scores per type (local_typer.py: its evidence,
+not its decision). A logistic regression with balanced class weights (rare types count as much as common ones)
+gives each segment a probability per type; a first-order sequence model then decodes the episode (Viterbi)
+with start and transition probabilities counted from the labelled episodes (add-one smoothed), so a type
+depends on its neighbours: intro first, conclusion last, methodology before findings.
+
+Training examples come from hand labels (tests/data/<pair>.labels.yaml): the project's own segmentation of
+the episode, each segment given the label that covers most of its time (`segment_labels`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from podcast_assets.core.analysis.evidence import SegmentEvidence, SegmentLabel, TypingResult
+from podcast_assets.core.analysis.local_typer import local_typer
+from podcast_assets.core.analysis.models import SEGMENT_TYPES
+from podcast_assets.core.embedding import embed
+from podcast_assets.core.ingest.models import DocumentGraph
+
+LEARNED_TYPER = "learned-wordllama-logreg-viterbi-v1"
+FORM_FEATURES = ("start", "end", "middle", "alignment", "figures", "questions", "log_words")
+
+
+def segment_labels(evidence: Sequence[SegmentEvidence], labels: Sequence[tuple[float, float, str]]) -> list[str]:
+    """Each segment's label: the labelled type covering most of its time (the nearest label in a gap)."""
+    found = []
+    for ev in evidence:
+        overlap: dict[str, float] = {}
+        for start, end, kind in labels:
+            overlap[kind] = overlap.get(kind, 0.0) + max(0.0, min(end, ev.end) - max(start, ev.start))
+        best = max(overlap, key=overlap.__getitem__)
+        if overlap[best] <= 0.0:
+            best = min(labels, key=lambda lb: abs((lb[0] + lb[1]) / 2 - (ev.start + ev.end) / 2))[2]
+        found.append(best)
+    return found
+
+
+def features(evidence: Sequence[SegmentEvidence], graph: DocumentGraph) -> np.ndarray:
+    """One row per segment: embedding, form features (FORM_FEATURES) and the cue typer's score per type."""
+    if not evidence:
+        return np.zeros((0, 256 + len(FORM_FEATURES) + len(SEGMENT_TYPES)), dtype=np.float64)
+    vectors = embed([ev.text for ev in evidence]).astype(np.float64)
+    cues = local_typer(evidence, graph).labels
+    rows = []
+    for ev, cue in zip(evidence, cues, strict=True):
+        duration = max(ev.audio_duration, ev.end, 1e-6)
+        sentences = max(1, sum(ev.text.count(c) for c in ".?!"))
+        form = [ev.start / duration, ev.end / duration, (ev.start + ev.end) / 2 / duration, ev.alignment_score,
+                float(bool(ev.referenced_figures)), ev.text.count("?") / sentences,
+                math.log1p(len(ev.text.split()))]  # fmt: skip
+        total = sum(cue.scores.values()) or 1.0
+        rows.append(form + [cue.scores.get(t, 0.0) / total for t in SEGMENT_TYPES])
+    return np.hstack([vectors, np.asarray(rows, dtype=np.float64)])
+
+
+def viterbi(log_emission: np.ndarray, log_transition: np.ndarray, log_start: np.ndarray) -> list[int]:
+    """The most likely state sequence of a first-order chain: emission (segments x states) log scores,
+    transition (from x to) and start log probabilities."""
+    n, k = log_emission.shape
+    if n == 0:
+        return []
+    score = log_start + log_emission[0]
+    back = np.zeros((n, k), dtype=np.int64)
+    for i in range(1, n):
+        candidates = score[:, None] + log_transition
+        back[i] = candidates.argmax(axis=0)
+        score = candidates.max(axis=0) + log_emission[i]
+    path = [int(score.argmax())]
+    for i in range(n - 1, 0, -1):
+        path.append(int(back[i, path[-1]]))
+    return path[::-1]
+
+
+@dataclass(frozen=True)
+class LearnedTyper:
+    """A fitted typer; call it as any Typer (analysis/evidence.py)."""
+
+    classes: tuple[str, ...]
+    scaler: StandardScaler
+    model: LogisticRegression
+    log_transition: np.ndarray
+    log_start: np.ndarray
+    sequence: bool = True
+
+    def probabilities(self, evidence: Sequence[SegmentEvidence], graph: DocumentGraph) -> np.ndarray:
+        return self.model.predict_proba(self.scaler.transform(features(evidence, graph)))
+
+    def __call__(self, evidence: Sequence[SegmentEvidence], graph: DocumentGraph) -> TypingResult:
+        probs = self.probabilities(evidence, graph)
+        if self.sequence:
+            path = viterbi(np.log(np.clip(probs, 1e-9, 1.0)), self.log_transition, self.log_start)
+        else:
+            path = [int(p.argmax()) for p in probs]
+        labels = tuple(
+            SegmentLabel(
+                type=self.classes[k],  # type: ignore[arg-type]
+                confidence=round(float(p[k]), 4),
+                scores={c: round(float(v), 4) for c, v in zip(self.classes, p, strict=True)},
+            )
+            for k, p in zip(path, probs, strict=True)
+        )
+        return TypingResult(classifier=LEARNED_TYPER, labels=labels)
+
+    def top_features(self, n: int = 5) -> dict[str, list[str]]:
+        """Per class, the form and cue features with the largest positive weights (embedding dimensions have
+        no name and are left out)."""
+        names = [*FORM_FEATURES, *(f"cue:{t}" for t in SEGMENT_TYPES)]
+        named = self.model.coef_[:, 256:]
+        coefs = named if len(self.classes) > 2 else np.vstack([-named[0], named[0]])
+        return {c: [names[j] for j in np.argsort(-row)[:n]] for c, row in zip(self.classes, coefs, strict=True)}
+
+
+def fit(
+    episodes: Sequence[tuple[Sequence[SegmentEvidence], DocumentGraph, Sequence[str]]],
+    *,
+    regularization: float = 1.0,
+    sequence: bool = True,
+) -> LearnedTyper:
+    """Fit on labelled episodes (evidence, paper, one label per segment). Needs two or more types."""
+    rows = [features(evidence, graph) for evidence, graph, _ in episodes]
+    targets = [list(labels) for _, _, labels in episodes]
+    if any(len(r) != len(t) for r, t in zip(rows, targets, strict=True)):
+        raise ValueError("one label per segment")
+    y = [label for t in targets for label in t]
+    classes = tuple(sorted(set(y)))
+    if len(classes) < 2:
+        raise ValueError(f"the labels hold {len(classes)} type(s): a typer needs two or more")
+    x = np.vstack(rows)
+    scaler = StandardScaler().fit(x)
+    model = LogisticRegression(C=regularization, class_weight="balanced", max_iter=2000)
+    model.fit(scaler.transform(x), y)
+    index = {c: i for i, c in enumerate(model.classes_)}
+    transitions = np.ones((len(classes), len(classes)))
+    starts = np.ones(len(classes))
+    for t in targets:
+        if t:
+            starts[index[t[0]]] += 1
+        for a, b in zip(t, t[1:], strict=False):
+            transitions[index[a], index[b]] += 1
+    return LearnedTyper(
+        classes=tuple(model.classes_),
+        scaler=scaler,
+        model=model,
+        log_transition=np.log(transitions / transitions.sum(axis=1, keepdims=True)),
+        log_start=np.log(starts / starts.sum()),
+        sequence=sequence,
+    )
