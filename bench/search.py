@@ -1,6 +1,6 @@
 """The offline searches side by side at an equal trial budget: the moves (refine.py) against Optuna's TPE (search.py).
 
-    python bench/search.py --project DIR [--budget 7] [--out curves.png]
+    python bench/search.py --project DIR [--budget 7] [--search moves --search optuna] [--out curves.png]
 
 DIR is a project `bench/train.py --project DIR` made (its configs, artifact root and Dagster home). For each
 search, a copy of it without its refined prompt versions and sessions (the caches of papers, transcripts, profiles
@@ -60,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, required=True, help="a project bench/train.py --project made")
     parser.add_argument("--budget", type=int, default=7, help="trials per search, the first (v1) included")
+    parser.add_argument("--search", action="append", choices=SEARCHES, help="run only this search (repeatable)")
     parser.add_argument("--out", type=Path, default=Path("search_curves.png"))
     args = parser.parse_args()
     project = args.project.resolve()
@@ -68,7 +69,7 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; budget {args.budget} trials per search")
     curves: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for search in SEARCHES:
+        for search in args.search or SEARCHES:
             root = Path(scratch) / search
             _config, env = _project_copy(project, root, search, args.budget)
             started = time.perf_counter()

@@ -28,6 +28,7 @@ class TrainingResource(dg.ConfigurableResource):
     max_length_passes: int
     max_round_trip_wer: float
     budget_usd: float | None = None
+    search: str = "moves"
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> TrainingResource:
@@ -43,6 +44,7 @@ class TrainingResource(dg.ConfigurableResource):
             max_length_passes=t.max_length_passes,
             max_round_trip_wer=t.max_round_trip_wer,
             budget_usd=t.budget_usd,
+            search=t.search,
         )
 
     def weights(self) -> LossWeights:
@@ -64,6 +66,7 @@ class TrainingResource(dg.ConfigurableResource):
             max_length_passes=self.max_length_passes,
             max_round_trip_wer=self.max_round_trip_wer,
             budget_usd=self.budget_usd,
+            search=self.search,  # type: ignore[arg-type]
         )
 
     def library(self, store: LocalArtifactStore) -> PromptLibrary:
