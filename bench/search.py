@@ -97,7 +97,11 @@ def main() -> None:
                 gain = decision["over_first"]
                 print(f"over v1, pair by pair: gain {_interval(gain['gain'])}, better on {gain['wins']} of "
                       f"{gain['gain']['pairs']}")  # fmt: skip
-            print(f"leave-one-pair-out loss: {_interval(cv['loss'])}; stopped: {decision['reason'][:160]}")
+            print(f"leave-one-pair-out loss: {_interval(cv['loss'])}")
+            if cv.get("over_first"):
+                print(f"  over v1, pair by pair: gain {_interval(cv['over_first']['gain'])}, better on "
+                      f"{cv['over_first']['wins']} of {cv['over_first']['gain']['pairs']}")  # fmt: skip
+            print(f"stopped: {decision['reason']}")
     figure, axes = plt.subplots(figsize=(7, 4))
     for search, curve in curves.items():
         axes.plot(range(1, len(curve) + 1), curve, marker="o", label=search)
