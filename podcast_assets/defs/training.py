@@ -265,11 +265,8 @@ def optuna_refiner(
         attempt = next(attempts, None)
         if attempt is None:
             return None
-        with tempfile.TemporaryDirectory() as scratch:
-            journal = Path(scratch) / "optuna.journal"
-            proposal = search.propose(history, settings, body, session_id=session.session_id, attempt=attempt,
-                                      journal=journal)  # fmt: skip
-            store.write_bytes(f"{session_dir(session)}/optuna.journal", journal.read_bytes())
+        proposal, journal = search.propose(history, settings, body, session_id=session.session_id, attempt=attempt)
+        store.write_bytes(f"{session_dir(session)}/optuna.journal", journal)
         return proposal
 
     return refiner

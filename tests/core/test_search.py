@@ -35,9 +35,9 @@ def test_a_point_is_the_mean_train_loss_of_one_trial_and_never_sees_the_validati
 def test_the_same_history_gives_the_same_proposal_and_a_refused_one_another():
     base = GenerationSettings(type_weights={"intro": 1.5})
     history = [search.Point("t001", GenerationSettings(), 0.30)]
-    first = search.propose(history, base, "body", session_id="s1")
-    assert search.propose(history, base, "body", session_id="s1").settings == first.settings
-    assert search.propose(history, base, "body", session_id="s1", attempt=1).settings != first.settings
+    first, _ = search.propose(history, base, "body", session_id="s1")
+    assert search.propose(history, base, "body", session_id="s1")[0].settings == first.settings
+    assert search.propose(history, base, "body", session_id="s1", attempt=1)[0].settings != first.settings
     assert first.move == "optuna" and first.reason.startswith("move:optuna: random (startup) point 2")
     assert first.settings.type_weights == {"intro": 1.5}, "the space leaves the segment budget to the best trial"
     for name, dist in search.SPACE.items():
@@ -50,7 +50,7 @@ def test_tpe_lowers_a_known_loss_below_its_random_start():
 
     history = [search.Point("t001", GenerationSettings(), loss(GenerationSettings()))]
     for n in range(2, 21):
-        proposal = search.propose(history, GenerationSettings(), "body", session_id="known")
+        proposal, _ = search.propose(history, GenerationSettings(), "body", session_id="known")
         history.append(search.Point(f"t{n:03d}", proposal.settings, loss(proposal.settings)))
     startup = min(p.loss for p in history[: search.STARTUP_POINTS])
     assert min(p.loss for p in history) < startup * 0.5
@@ -60,7 +60,7 @@ def test_tpe_lowers_a_known_loss_below_its_random_start():
 def test_the_study_is_written_where_optuna_opens_it(tmp_path):
     journal = tmp_path / "optuna.journal"
     history = [search.Point(f"t00{n}", GenerationSettings(phrase_use=n / 10), 0.3 - n / 100) for n in (1, 2, 3)]
-    search.propose(history, GenerationSettings(), "body", session_id="s2", journal=journal)
+    journal.write_bytes(search.propose(history, GenerationSettings(), "body", session_id="s2")[1])
     study = optuna.load_study(study_name="s2", storage=JournalStorage(JournalFileBackend(str(journal))))
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3 + [TrialState.RUNNING]
     assert [t.user_attrs["trial_id"] for t in study.trials[:3]] == ["t001", "t002", "t003"]

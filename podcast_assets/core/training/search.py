@@ -5,7 +5,7 @@ point (its version's settings, the mean total loss of its train pairs; the valid
 The session is the record and the study is derived from it: every proposal rebuilds the study in memory from the
 session's scored trials, seeded by the session id and the number of points, so a crash never leaves a study out
 of step with its trials and the same history gives the same proposal. The rebuilt study (the points and the
-trial just asked for) is written beside the trials as `optuna.journal`, which `optuna-dashboard` opens.
+trial just asked for) comes back as a journal file, kept beside the trials as `optuna.journal`.
 
 The space is the six numeric settings; `type_weights` (the segment budget per type) is kept from the best trial,
 as the moves' structure lever is the only one that changes it.
@@ -88,18 +88,16 @@ def propose(
     *,
     session_id: str,
     attempt: int = 0,
-    journal: Path | None = None,
-) -> Refinement:
+) -> tuple[Refinement, bytes]:
     """The next settings TPE asks for after `history` (at least one point), on top of `base` (the best trial's
-    settings: what the space leaves out, type_weights, comes from it). `attempt` counts proposals already refused
-    for this history (their content was a version scored before), so a repeat asks for another point. With
-    `journal`, the study is written there."""
+    settings: what the space leaves out, type_weights, comes from it), and the study as an Optuna journal file's
+    bytes. `attempt` counts proposals already refused for this history (their content was a version scored
+    before), so a repeat asks for another point."""
     if not history:
         raise ValueError("the Optuna search needs at least one scored trial")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with tempfile.TemporaryDirectory() as scratch:
-        path = journal or Path(scratch) / "optuna.journal"
-        path.unlink(missing_ok=True)
+        path = Path(scratch) / "optuna.journal"
         study = optuna.create_study(
             study_name=session_id,
             storage=JournalStorage(JournalFileBackend(str(path))),
@@ -120,11 +118,12 @@ def propose(
         asked = study.ask(dict(SPACE))
         asked.set_user_attr("trial_id", f"after {history[-1].trial_id}")
         params = dict(asked.params)
+        journal = path.read_bytes()
     new = base.model_copy(update=params)
     best = min(history, key=lambda p: p.loss)
     mode = "random (startup)" if len(history) < STARTUP_POINTS else "TPE"
-    chosen = ", ".join(f"{name} {_fmt(params[name])}" for name in SPACE)
-    return Refinement(
+    chosen = ", ".join(f"{name} {params[name]:g}" for name in SPACE)
+    refinement = Refinement(
         move=MOVE,
         settings=new,
         body=body,
@@ -132,8 +131,5 @@ def propose(
         f"{best.loss:.4f} at {best.trial_id}): {chosen}",
         losses={"total": round(best.loss, 4)},
     )
-
-
-def _fmt(value: float | int) -> str:
-    return f"{value:g}"
+    return refinement, journal
 
