@@ -79,7 +79,7 @@ def ensure_session(
     settings = training.settings()
     split = split_pairs(profile.pairs_used, validation_share=settings.validation_share, seed=settings.split_seed,
                         validation_pairs=settings.validation_pairs)  # fmt: skip
-    previous = load_session(store)
+    previous = load_session(store) if new else None  # without `new`, no session is current
     kept = kept_trial(store, previous, training.convergence_settings()) if previous else None
     return start_session(store, training.library(store), profile, split, target_depth=settings.target_depth,
                          first_version=kept.prompt_version if kept else None, make_current=new,
