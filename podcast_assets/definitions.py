@@ -14,11 +14,14 @@ from podcast_assets.defs.analysis import (
 from podcast_assets.defs.ingest import document_graphs, transcriptions
 from podcast_assets.defs.jobs import (
     aggregate_job,
+    oracle_calibration_job,
+    oracle_labels_job,
     pair_pipeline,
     transcript_onward_job,
     video_job,
     visuals_job,
 )
+from podcast_assets.defs.oracle import oracle_calibration, oracle_labels
 from podcast_assets.defs.review import recogniser_sensor, review_entries, review_sensor
 from podcast_assets.defs.sensors import aggregate_sensor, training_pairs_sensor
 from podcast_assets.defs.training import (
@@ -32,6 +35,7 @@ from podcast_assets.defs.training import (
 from podcast_assets.defs.video import sync_qa, videos, visual_alignments
 from podcast_assets.resources.asr import ASRResource
 from podcast_assets.resources.llm import LLMResource
+from podcast_assets.resources.oracle import OracleSettingsResource
 from podcast_assets.resources.pairs import PairsResource
 from podcast_assets.resources.pdf import PdfExtractorResource
 from podcast_assets.resources.profiles import DepthTargetConfig, ProfileSettingsResource
@@ -89,6 +93,7 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
         "training": TrainingResource.from_config(config),
         "video": VideoResource.from_config(config),
         "review": ReviewStoreResource.from_config(config),
+        "oracle": OracleSettingsResource.from_config(config),
         "profile_settings": ProfileSettingsResource(
             depth_targets={
                 name: DepthTargetConfig(**target.model_dump())
@@ -115,6 +120,7 @@ def build_definitions(
             ),
             *(aggregated_profile, trial_results, training_summary),
             *(visual_alignments, sync_qa, videos),
+            *(oracle_calibration, oracle_labels),
         ],
         jobs=[
             pair_pipeline,
@@ -124,6 +130,8 @@ def build_definitions(
             visuals_job,
             video_job,
             transcript_onward_job,
+            oracle_calibration_job,
+            oracle_labels_job,
         ],
         sensors=[
             training_pairs_sensor,

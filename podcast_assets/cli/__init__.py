@@ -1,6 +1,6 @@
 """The user's command line: `podcast-assets pairs add|list|remove`, `train`, `profile show|structure|style`,
 the training loop's `status`, `trial`, `compare`, `plot-loss`, `export`, `export-prompts`, `evaluate`
-and `generate`, `video`, and `review` (the transcript review page; `review apply`), and `asr finetune|status|rollback`.
+and `generate`, `video`, and `review` (the transcript review page; `review apply`), `asr finetune|status|rollback`, and `oracle calibrate|label`.
 
 Runs are recorded in the Dagster instance at $DAGSTER_HOME (default: `.dagster_home` in the project),
 so what the CLI does shows up in `dagster dev` and `dagster asset materialize` sees its partitions.
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from podcast_assets.cli.asr import add_command as add_asr_command
 from podcast_assets.cli.locking import artifact_root
+from podcast_assets.cli.oracle import add_command as add_oracle_command
 from podcast_assets.cli.pairs import cmd_pairs_add, cmd_pairs_list, cmd_pairs_remove
 from podcast_assets.cli.profile import cmd_profile
 from podcast_assets.cli.review import add_command as add_review_command
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_video_command(sub, verbose)
     add_review_command(sub, verbose, writer)
     add_asr_command(sub)
+    add_oracle_command(sub, verbose, writer)
 
     profile = sub.add_parser("profile", help="print the learned profiles")
     profile.add_argument("what", choices=["show", "structure", "style"], help="show: the aggregated profile; structure / style: per pair")

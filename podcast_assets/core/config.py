@@ -320,6 +320,34 @@ class ReviewSettings(Settings):
     )
 
 
+class OracleThresholds(Settings):
+    """When a calibration round of the oracle says PASS, REVIEW or FAIL (core/oracle/calibration.py)."""
+
+    pass_agreement: float = Field(default=0.80, ge=0, le=1, description="PASS at or above this agreement.")
+    fail_agreement: float = Field(default=0.60, ge=0, le=1, description="FAIL under this agreement.")
+    min_class_recall: float = Field(
+        default=0.50, ge=0, le=1, description="FAIL when a type with min_support samples has a lower recall."
+    )
+    min_support: int = Field(default=3, ge=1, description="Sampled trusted segments a type needs to be judged.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OracleThresholds:
+        if self.fail_agreement > self.pass_agreement:
+            raise ValueError("fail_agreement must not be above pass_agreement")
+        return self
+
+
+class OracleSettings(Settings):
+    """The LLM as a labeller: trusted labels to calibrate it on, and its bars per task."""
+
+    labels_dir: Path = Field(
+        default=Path("tests/data"),
+        description="Folder of <pair_id>.labels.yaml hand labels, the trusted set (default: the repository's own).",
+    )
+    sample: int = Field(default=40, ge=5, description="Segments per calibration round.")
+    segment_typing: OracleThresholds = Field(default_factory=OracleThresholds)
+
+
 class PipelineConfig(Settings):
     version: Literal[1] = 1
     pairs_dir: Path = Path("examples/pairs")
@@ -334,6 +362,7 @@ class PipelineConfig(Settings):
     video: VideoSettings = Field(default_factory=VideoSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
+    oracle: OracleSettings = Field(default_factory=OracleSettings)
     depth_targets: dict[Literal["overview", "standard", "deep_dive", "comprehensive"], DepthTarget] = Field(
         default_factory=_default_depths
     )
@@ -344,12 +373,14 @@ class PipelineConfig(Settings):
         root = (base / self.storage.root).resolve()
         db = (base / self.review.db).resolve() if self.review.db else root / "review" / "review.sqlite"
         base_model = (base / self.finetune.base_model).resolve() if self.finetune.base_model else None
+        labels_dir = (base / self.oracle.labels_dir).resolve()
         return self.model_copy(
             update={
                 "pairs_dir": (base / self.pairs_dir).resolve(),
                 "storage": self.storage.model_copy(update={"root": root}),
                 "review": self.review.model_copy(update={"db": db}),
                 "finetune": self.finetune.model_copy(update={"base_model": base_model}),
+                "oracle": self.oracle.model_copy(update={"labels_dir": labels_dir}),
             }
         )
 

@@ -76,6 +76,19 @@ def time_weighted_typing_accuracy(
     return TypingScore(hits / total, majority, count / total, {k: n * step for k, n in sorted(confusion.items())})
 
 
+def covering_label(start: float, end: float, labels: Sequence[tuple[float, float, str]]) -> tuple[str, float]:
+    """The labelled type covering most of [start, end] and the share of it that type covers (a stretch that no
+    label overlaps takes the nearest label, share 0)."""
+    overlap: dict[str, float] = {}
+    for lb_start, lb_end, kind in labels:
+        overlap[kind] = overlap.get(kind, 0.0) + max(0.0, min(lb_end, end) - max(lb_start, start))
+    best = max(overlap, key=overlap.__getitem__)
+    if overlap[best] <= 0.0:
+        middle = (start + end) / 2
+        return min(labels, key=lambda lb: abs((lb[0] + lb[1]) / 2 - middle))[2], 0.0
+    return best, overlap[best] / max(end - start, 1e-9)
+
+
 def term_errors(reference: str, hypothesis: str, terms: Sequence[str]) -> tuple[int, int]:
     """(term occurrences in the reference the hypothesis gets wrong, term occurrences in the reference).
 

@@ -1,6 +1,7 @@
 """Jobs: the per-pair pipeline (run by the pairs sensor for each new or changed pair, and by
 `podcast-assets train`), the aggregation across pairs (run once the pairs are done), and the rendering of a
-pair's video (on demand: `podcast-assets video`)."""
+pair's video (on demand: `podcast-assets video`), and the oracle's calibration and labelling (on demand:
+`podcast-assets oracle`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ AGGREGATE_JOB_NAME = "aggregate_pairs"
 VIDEO_JOB_NAME = "render_video"
 VISUALS_JOB_NAME = "align_visuals"
 TRANSCRIPT_ONWARD_JOB_NAME = "transcript_onward"
+ORACLE_CALIBRATION_JOB_NAME = "calibrate_oracle"
+ORACLE_LABELS_JOB_NAME = "label_with_oracle"
 
 pair_pipeline = dg.define_asset_job(
     PAIR_JOB_NAME,
@@ -47,4 +50,18 @@ transcript_onward_job = dg.define_asset_job(
     description="Re-make one pair from its transcription onward: its transcription and every per-pair asset made from "
     "it, not its paper and not other pairs (the aggregate sensor re-learns the profile afterwards). Run when the "
     "pair's reviewed segments change (review_sensor) and when another recogniser is installed (recogniser_sensor).",
+)
+
+oracle_calibration_job = dg.define_asset_job(
+    ORACLE_CALIBRATION_JOB_NAME,
+    selection=dg.AssetSelection.assets("oracle_calibration"),
+    description="One calibration round of the LLM oracle against the hand labels (run config "
+    "`ops.oracle_calibration.config`: sample, seed, fresh). `podcast-assets oracle calibrate` runs it.",
+)
+
+oracle_labels_job = dg.define_asset_job(
+    ORACLE_LABELS_JOB_NAME,
+    selection=dg.AssetSelection.assets("oracle_labels"),
+    description="Label every pair's segments with the calibrated oracle (refused before a passed calibration and "
+    "fresh round). `podcast-assets oracle label` runs it.",
 )

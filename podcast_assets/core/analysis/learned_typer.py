@@ -27,6 +27,7 @@ from podcast_assets.core.analysis.local_typer import local_typer
 from podcast_assets.core.analysis.models import SEGMENT_TYPES
 from podcast_assets.core.embedding import embed
 from podcast_assets.core.ingest.models import DocumentGraph
+from podcast_assets.core.metrics import covering_label
 
 LEARNED_TYPER = "learned-wordllama-logreg-viterbi-v1"
 FORM_FEATURES = ("start", "end", "middle", "alignment", "figures", "questions", "log_words")
@@ -34,16 +35,7 @@ FORM_FEATURES = ("start", "end", "middle", "alignment", "figures", "questions", 
 
 def segment_labels(evidence: Sequence[SegmentEvidence], labels: Sequence[tuple[float, float, str]]) -> list[str]:
     """Each segment's label: the labelled type covering most of its time (the nearest label in a gap)."""
-    found = []
-    for ev in evidence:
-        overlap: dict[str, float] = {}
-        for start, end, kind in labels:
-            overlap[kind] = overlap.get(kind, 0.0) + max(0.0, min(end, ev.end) - max(start, ev.start))
-        best = max(overlap, key=overlap.__getitem__)
-        if overlap[best] <= 0.0:
-            best = min(labels, key=lambda lb: abs((lb[0] + lb[1]) / 2 - (ev.start + ev.end) / 2))[2]
-        found.append(best)
-    return found
+    return [covering_label(ev.start, ev.end, labels)[0] for ev in evidence]
 
 
 def features(evidence: Sequence[SegmentEvidence], graph: DocumentGraph) -> np.ndarray:
