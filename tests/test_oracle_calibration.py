@@ -10,7 +10,9 @@ import shutil
 
 import dagster as dg
 import pytest
+import yaml
 
+from podcast_assets.cli import main
 from podcast_assets.core.analysis.alignment import analyse_pair
 from podcast_assets.core.oracle import calibration as cal
 from podcast_assets.core.oracle.labelling import OracleLabels
@@ -72,7 +74,9 @@ def run(asset, resources, instance, **config):
                           run_config={"ops": {asset.key.path[-1]: {"config": config}}})  # fmt: skip
 
 
-def test_calibration_fails_naming_the_mislabelled_type_then_passes_and_gates_labelling(labelled_project, tmp_path):
+def test_calibration_fails_naming_the_mislabelled_type_then_passes_and_gates_labelling(
+    labelled_project, tmp_path, monkeypatch, capsys
+):
     config, pairs, truth = labelled_project
     with FakeLLMServer() as server, dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(training_pairs.name, pairs)
@@ -102,10 +106,24 @@ def test_calibration_fails_naming_the_mislabelled_type_then_passes_and_gates_lab
 
         labelled = run(oracle_labels, resources, instance)
         assert labelled.success
+
+        # the command line says the same, with its exit status, from a settings file
+        wrong["methodology"] = "key_finding"
+        settings = config.model_dump(mode="json", exclude={"source"})
+        settings["llm"] = {"provider": "openai_compatible", "model": "fake-model", "base_url": server.base_url("openai")}
+        path = tmp_path / "configs" / "pipeline.yaml"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(yaml.safe_dump(settings))
+        monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+        capsys.readouterr()
+        assert main(["--config", str(path), "oracle", "calibrate", "--seed", "5"]) == 1
+        out = capsys.readouterr().out
+        assert "calibration round, seed 5: FAIL" in out and "the oracle mislabels methodology" in out
+        assert re.search(r"s\d{3}.*: methodology -> key_finding", out), "the disagreements are listed"
     store = LocalArtifactStore(config.storage.root)
     reports = sorted(store.list("oracle/segment_typing/segment_typing-v1"))
     rounds = [store.read_model(r, cal.CalibrationReport) for r in reports if r.endswith(".json")]
-    assert [r.verdict for r in rounds] == ["FAIL", "PASS", "PASS"]
+    assert [r.verdict for r in rounds] == ["FAIL", "PASS", "PASS", "FAIL"]
     assert not set(rounds[2].sample) & set(rounds[1].sample), "the fresh sample is disjoint from the calibration one"
     assert all(r.usage.calls >= 1 for r in rounds) and rounds[0].usage.cost_usd is None  # fake-model has no price
     [labels_rel] = [r for r in store.list("oracle/segment_typing/labels") if r.endswith(".json")]
