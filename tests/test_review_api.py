@@ -136,6 +136,17 @@ def test_save_review_next_and_delete(client):
     assert (stats["reviewed"], stats["deleted"]) == (1, 1)
 
 
+def test_a_segment_type_is_saved_with_the_text_and_an_unknown_one_is_422(client):
+    entry = client.get("/api/entries", params={"limit": 1, "status": "unreviewed"}).json()["entries"][0]
+    saved = client.put(f"/api/entries/{entry['id']}",
+                       json={"text": entry["text"], "version": entry["version"], "segment_type": "key_finding"})  # fmt: skip
+    assert saved.status_code == 200 and saved.json()["segment_type"] == "key_finding"
+    refused = client.put(f"/api/entries/{entry['id']}",
+                         json={"text": entry["text"], "version": saved.json()["version"], "segment_type": "gossip"})  # fmt: skip
+    assert refused.status_code == 422 and "unknown segment type" in refused.json()["detail"]
+    assert client.get(f"/api/entries/{entry['id']}").json()["segment_type"] == "key_finding"
+
+
 def test_two_tabs_saving_the_same_entry(client):
     entry = client.get("/api/entries", params={"limit": 1}).json()["entries"][0]
     first = client.put(f"/api/entries/{entry['id']}", json={"text": "first tab", "version": entry["version"]})

@@ -149,6 +149,8 @@ def test_a_person_reviews_in_the_browser_and_only_that_pair_is_made_again(projec
             page.keyboard.press("Control+y")
             expect(page.locator("#text")).to_have_value(corrected)
             expect(page.locator("#chars")).to_have_text(str(len(corrected)))
+            page.select_option("#segment-type", "intro")  # what the stretch does: a trusted label
+            page.focus("#text")
             page.keyboard.press("Control+Enter")
             expect(page.locator("#progress-bar")).to_have_attribute("aria-valuenow", "1")
             expect(page.locator("#entry")).not_to_have_attribute("data-id", entry_id)
@@ -173,6 +175,7 @@ def test_a_person_reviews_in_the_browser_and_only_that_pair_is_made_again(projec
             saved["text"] == corrected
             and saved["is_reviewed"]
             and saved["history"][0]["new_text"] == corrected
+            and saved["segment_type"] == "intro"
         )
     finally:
         server.stop()

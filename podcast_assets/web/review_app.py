@@ -39,6 +39,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from podcast_assets.core.analysis.models import SEGMENT_TYPES
 from podcast_assets.core.review.audio import ClipError
 from podcast_assets.core.review.database import ReviewStoreError, ReviewStoreUnavailable
 from podcast_assets.core.review.store import (
@@ -60,6 +61,9 @@ class SaveBody(BaseModel):
     text: str
     version: int = Field(description="The entry's version the text was edited from.")
     reviewed: bool | None = None
+    segment_type: str | None = Field(
+        default=None, description="What the stretch does (intro, methodology, ...); '' clears it; absent: unchanged."
+    )
 
 
 class ReviewBody(BaseModel):
@@ -125,6 +129,7 @@ def create_app(
                 "status": status,
                 "order": order,
                 "training": training is not None,
+                "segment_types": SEGMENT_TYPES,
                 "token": token,
             },
         )
@@ -178,7 +183,9 @@ def create_app(
 
     @app.put("/api/entries/{entry_id}")
     def save(entry_id: str, body: SaveBody) -> dict[str, Any]:
-        return store.save(_entry_id(entry_id), body.text, version=body.version, reviewed=body.reviewed)
+        return store.save(
+            _entry_id(entry_id), body.text, version=body.version, reviewed=body.reviewed, segment_type=body.segment_type
+        )
 
     @app.delete("/api/entries/{entry_id}")
     def delete(entry_id: str, version: int) -> Response:

@@ -85,14 +85,30 @@ def test_an_old_database_migrates_forward_with_its_data(tmp_path):
     db.commit()
     db.close()
     store = ReviewStore(path)
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == 3
     [entry], _ = store.list_entries()
-    assert (entry["text"], entry["is_reviewed"], entry["priority"], entry["key_terms"]) == (
+    assert (entry["text"], entry["is_reviewed"], entry["priority"], entry["key_terms"], entry["segment_type"]) == (
         "said",
         True,
         0,
         [],
+        None,
     )
+
+
+def test_a_reviewer_types_a_segment_and_it_becomes_a_trusted_label(store):
+    first, second, third = store.list_entries()[0]
+    typed = store.save(first["id"], first["text"], version=first["version"], segment_type="intro")
+    assert typed["segment_type"] == "intro" and typed["history"][-1]["action"] == "type"
+    store.save(second["id"], "second one, heard right", version=second["version"], segment_type="methodology")
+    unchanged = store.save(third["id"], third["text"], version=third["version"])
+    assert unchanged["segment_type"] is None, "a save without a type leaves it as it was"
+    assert store.type_labels() == {"pair-a": [(first["start"], first["end"], "intro"),
+                                              (second["start"], second["end"], "methodology")]}  # fmt: skip
+    cleared = store.save(first["id"], first["text"], version=typed["version"], segment_type="")
+    assert cleared["segment_type"] is None and len(store.type_labels("pair-a")["pair-a"]) == 1
+    with pytest.raises(InvalidText, match="unknown segment type 'chitchat'"):
+        store.save(third["id"], third["text"], version=unchanged["version"], segment_type="chitchat")
 
 
 def test_a_database_from_a_newer_release_is_refused(tmp_path):

@@ -57,6 +57,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE entries ADD COLUMN peak_dbfs REAL;
     CREATE INDEX entries_by_priority ON entries (is_deleted, is_reviewed, priority DESC);
     """,
+    # 3: the segment type a reviewer gives the stretch (a trusted label for the oracle's calibration)
+    """
+    ALTER TABLE entries ADD COLUMN segment_type TEXT;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from podcast_assets.core.analysis.models import SEGMENT_TYPES
 from podcast_assets.core.review.audio import Clip, clip_samples, wav_bytes
 from podcast_assets.core.review.corrections import Correction
 from podcast_assets.core.review.database import Database, ReviewStoreError
@@ -36,7 +37,8 @@ _STATUS_SQL = {
 _ORDER_SQL = {"active": "priority DESC, pair_id, start", "time": "pair_id, start"}
 _LIST_COLUMNS = (
     "id, pair_id, segment_index, start, end, asr_text, reviewed_text, words, is_reviewed, is_trained, is_deleted, "
-    "version, created_at, updated_at, reviewed_at, priority, key_terms, peaks, rms_dbfs, peak_dbfs, audio_sha256"
+    "version, created_at, updated_at, reviewed_at, priority, key_terms, peaks, rms_dbfs, peak_dbfs, audio_sha256, "
+    "segment_type"
 )
 
 
@@ -202,6 +204,7 @@ class ReviewStore:
             "updated_at": row["updated_at"],
             "reviewed_at": row["reviewed_at"],
             "max_chars": self.max_chars(row["end"] - row["start"]),
+            "segment_type": row["segment_type"],
         }
 
     def list_entries(
@@ -342,9 +345,18 @@ class ReviewStore:
         return row
 
     def save(
-        self, entry_id: int, text: str, *, version: int | None, reviewed: bool | None = None
+        self,
+        entry_id: int,
+        text: str,
+        *,
+        version: int | None,
+        reviewed: bool | None = None,
+        segment_type: str | None = None,
     ) -> dict[str, Any]:
-        """Set the entry's text (and, when `reviewed` is given, its reviewed flag) if it is still at `version`."""
+        """Set the entry's text (and, when given, its reviewed flag, and its segment type: one of SEGMENT_TYPES, or
+        "" to clear it) if it is still at `version`."""
+        if segment_type and segment_type not in SEGMENT_TYPES:
+            raise InvalidText(f"unknown segment type {segment_type!r}: use one of {', '.join(SEGMENT_TYPES)}")
         now = _now()
         with self._db.write() as db:
             row = self._row_for_change(db, entry_id, version)
@@ -365,6 +377,12 @@ class ReviewStore:
                 db.execute(
                     "INSERT INTO edits (entry_id, at, action) VALUES (?, ?, ?)",
                     (entry_id, now, "reviewed" if is_reviewed else "unreviewed"),
+                )
+            if segment_type is not None and (segment_type or None) != row["segment_type"]:
+                db.execute("UPDATE entries SET segment_type = ? WHERE id = ?", (segment_type or None, entry_id))
+                db.execute(
+                    "INSERT INTO edits (entry_id, at, action, old_text, new_text) VALUES (?, ?, 'type', ?, ?)",
+                    (entry_id, now, row["segment_type"], segment_type or None),
                 )
         return self.get(entry_id)
 
@@ -412,6 +430,19 @@ class ReviewStore:
                 (pair_id, audio_sha256),
             ).fetchall()
         return [Correction(r["start"], r["end"], r["reviewed_text"]) for r in rows]
+
+    def type_labels(self, pair_id: str | None = None) -> dict[str, list[tuple[float, float, str]]]:
+        """{pair_id: [(start, end, type), ...]}: the stretches reviewers gave a segment type (deleted entries left
+        out), in time order."""
+        query = "SELECT pair_id, start, end, segment_type FROM entries WHERE segment_type IS NOT NULL AND is_deleted = 0"
+        args: tuple[str, ...] = ()
+        if pair_id is not None:
+            query, args = query + " AND pair_id = ?", (pair_id,)
+        found: dict[str, list[tuple[float, float, str]]] = {}
+        with self._db.connect() as db:
+            for row in db.execute(query + " ORDER BY pair_id, start", args):
+                found.setdefault(row["pair_id"], []).append((row["start"], row["end"], row["segment_type"]))
+        return found
 
     def training_rows(self) -> list[dict[str, Any]]:
         """Every reviewed entry with its clip and text, for fine-tuning the recogniser."""

@@ -88,7 +88,8 @@ function renderHistory(items) {
   list.textContent = "";
   for (const h of items || []) {
     const li = document.createElement("li");
-    li.textContent = h.action === "edit" ? `${h.at}: “${h.old_text}” → “${h.new_text}”` : `${h.at}: ${h.action}`;
+    li.textContent = h.action === "edit" ? `${h.at}: “${h.old_text}” → “${h.new_text}”`
+      : h.action === "type" ? `${h.at}: type ${h.old_text || "none"} → ${h.new_text || "none"}` : `${h.at}: ${h.action}`;
     list.append(li);
   }
 }
@@ -128,6 +129,7 @@ function show(next) {
   $("terms").textContent = entry.key_terms.length ? "Paper terms here: " + entry.key_terms.join(", ") : "";
   $("max-chars").textContent = String(entry.max_chars);
   $("text").value = entry.text;
+  $("segment-type").value = entry.segment_type || "";
   renderWords(entry.words);
   renderHistory(entry.history);
   counts();
@@ -172,7 +174,7 @@ async function save(reviewed, thenNext) {
   if (!entry || busy) return;
   busy = true;
   try {
-    const body = { text: $("text").value, version: entry.version };
+    const body = { text: $("text").value, version: entry.version, segment_type: $("segment-type").value };
     if (reviewed !== undefined) body.reviewed = reviewed;
     const { ok, status, data } = await api("PUT", `/api/entries/${entry.id}`, body);
     if (!ok) {
@@ -198,7 +200,8 @@ async function save(reviewed, thenNext) {
 
 async function markReviewed() {
   if (!entry || busy) return;
-  if ($("text").value !== entry.text) { await save(true, false); return; }
+  const typed = $("segment-type").value !== (entry.segment_type || "");
+  if ($("text").value !== entry.text || typed) { await save(true, false); return; }
   busy = true;
   try {
     const { ok, status, data } = await api("POST", `/api/entries/${entry.id}/review`, { version: entry.version, reviewed: true });
