@@ -21,7 +21,7 @@ from podcast_assets.defs.jobs import (
     video_job,
     visuals_job,
 )
-from podcast_assets.defs.oracle import oracle_calibration, oracle_labels
+from podcast_assets.defs.oracle import distilled_models, oracle_calibration, oracle_labels
 from podcast_assets.defs.review import recogniser_sensor, review_entries, review_sensor
 from podcast_assets.defs.sensors import aggregate_sensor, training_pairs_sensor
 from podcast_assets.defs.training import (
@@ -120,7 +120,7 @@ def build_definitions(
             ),
             *(aggregated_profile, trial_results, training_summary),
             *(visual_alignments, sync_qa, videos),
-            *(oracle_calibration, oracle_labels),
+            *(oracle_calibration, oracle_labels, distilled_models),
         ],
         jobs=[
             pair_pipeline,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -14,19 +15,24 @@ import yaml
 
 from podcast_assets.cli import main
 from podcast_assets.core.analysis.alignment import analyse_pair
+from podcast_assets.core.analysis.evidence import SegmentEvidence
+from podcast_assets.core.analysis.models import AlignedSegments
+from podcast_assets.core.analysis.typer_export import OnnxTyper, TyperCard
+from podcast_assets.core.ingest.models import DocumentGraph
 from podcast_assets.core.oracle import calibration as cal
 from podcast_assets.core.oracle.labelling import OracleLabels
 from podcast_assets.core.storage import LocalArtifactStore
+from podcast_assets.definitions import build_resources
 from podcast_assets.defs.analysis import aligned_segments_path
 from podcast_assets.defs.ingest import document_graph_path, transcription_path
-from podcast_assets.defs.oracle import CALIBRATION_CHECK, oracle_calibration, oracle_labels
+from podcast_assets.defs.oracle import CALIBRATION_CHECK, distilled_models, oracle_calibration, oracle_labels
 from podcast_assets.defs.partitions import training_pairs
 from podcast_assets.resources.oracle import OracleSettingsResource
 from tests.dagster_helpers import make_config
 from tests.fake_llm_server import FakeLLMServer, RecordedRequest, Reply, ok
 from tests.test_llm_analysis import resources_with_llm
 
-LABELS = cal.labelled_pairs(__import__("pathlib").Path(__file__).parent / "data")
+LABELS = cal.labelled_pairs(Path(__file__).parent / "data")
 
 
 @pytest.fixture
@@ -131,3 +137,29 @@ def test_calibration_fails_naming_the_mislabelled_type_then_passes_and_gates_lab
     assert len(made.labels) == len(truth), "every segment of every labelled pair"
     assert {lb.split for lb in made.labels} == {"train", "validation", "test"} or len(made.labels) < 10
     assert sum(lb.type == truth[lb.text] for lb in made.labels) == len(made.labels)
+
+
+def test_the_distilled_typer_is_evaluated_exported_to_onnx_and_labels_as_scikit_learn_does(labelled_project):
+    config, pairs, truth = labelled_project
+    if len(pairs) < 2:
+        pytest.skip("leave-one-pair-out needs two hand-labelled real pairs (../shared/data/pairs)")
+    resources = build_resources(config)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([distilled_models], instance=instance, resources=resources)
+    [mat] = result.asset_materializations_for_node("distilled_models")
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed, check.description
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    assert meta["pairs"] == len(pairs) and meta["segments"] == len(truth)
+    assert "data:image/png;base64," in meta["confusion"], "the confusion matrix is a picture in the UI"
+    assert meta["beats_cue_typer"] == (meta["learned_typer_accuracy"] > meta["cue_typer_accuracy"])
+    store = LocalArtifactStore(config.storage.root)
+    card = store.read_model(str(Path(meta["path"]).relative_to(config.storage.root)), TyperCard)
+    onnx = store.read_bytes(str(Path(meta["path"]).with_name("model.onnx").relative_to(config.storage.root)))
+    assert card.parity_segments == len(truth) and sorted(card.trained_on) == pairs
+    served = OnnxTyper.load(onnx, card)
+    [held] = [f for f in card.evaluation.folds if f.pair_id == pairs[0]]
+    assert 0.0 <= held.learned <= 1.0 and held.segments > 0
+    evidence = store.read_model(aligned_segments_path(pairs[0]), AlignedSegments).segments
+    assert len(served([SegmentEvidence(id=s.id, start=s.start, end=s.end, text=s.text, audio_duration=evidence[-1].end)
+                       for s in evidence], store.read_model(document_graph_path(pairs[0]), DocumentGraph)).labels) == len(evidence)

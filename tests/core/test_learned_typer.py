@@ -60,3 +60,27 @@ def test_one_type_is_not_enough_to_fit():
     evidence, graph, _ = episode()
     with pytest.raises(ValueError, match="two or more"):
         learned_typer.fit([(evidence, graph, ["methodology"] * len(evidence))])
+
+
+def test_the_onnx_export_labels_as_scikit_learn_does_and_refuses_another_file():
+    from podcast_assets.core.analysis import typer_export
+
+    train = [episode(240.0), episode(300.0), episode(420.0)]
+    typer = learned_typer.fit(train)
+    onnx = typer_export.export_onnx(typer)
+    evaluation = learned_typer.leave_one_pair_out(
+        [learned_typer.LabelledEpisode(pair_id=f"p{i}", evidence=e, graph=g, spans=[(x.start, x.end, t) for x, t in zip(e, labels)],
+                                       labels=labels) for i, (e, g, labels) in enumerate(train)]  # fmt: skip
+    )
+    assert [f.pair_id for f in evaluation.folds] == ["p0", "p1", "p2"] and 0 <= evaluation.macro_f1 <= 1
+    card = typer_export.card_for(typer, onnx, trained_on={}, segments=15, evaluation=evaluation,
+                                 beats_cue_typer=False, parity_segments=0, created_at="now")  # fmt: skip
+    served = typer_export.OnnxTyper.load(onnx, card)
+    evidence, graph, truth = episode(360.0)
+    same, differ = typer_export.parity(typer, served, [(evidence, graph)])
+    assert (same, differ) == (len(truth), [])
+    sk = typer.probabilities(evidence, graph)
+    assert np.abs(served.probabilities(evidence, graph) - sk).max() < 1e-6
+    assert typer_export.confusion_png(evaluation).startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="content address"):
+        typer_export.OnnxTyper.load(onnx + b"x", card)

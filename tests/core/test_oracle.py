@@ -144,3 +144,15 @@ def test_the_split_keeps_each_types_proportions():
     assert counts["methodology", "test"] == counts["methodology", "validation"] == 16
     assert counts["limitation", "test"] == counts["limitation", "validation"] == 4
     assert counts["limitation", "train"] == 32
+
+
+def test_the_review_pages_types_lay_over_the_hand_labels_and_a_bare_segment_is_not_trusted():
+    hand = [cal.HandLabel(start=0, end=30, type="intro"), cal.HandLabel(start=30, end=90, type="methodology")]
+    merged = cal.with_reviewed(hand, [(20.0, 40.0, "background")])
+    assert [(lb.start, lb.end, lb.type) for lb in merged] == [
+        (0, 20, "intro"), (20, 40, "background"), (40, 90, "methodology")
+    ]
+    evidence = [SegmentEvidence(id=f"s{i:03d}", start=i * 30.0, end=(i + 1) * 30.0, text="x", audio_duration=90)
+                for i in range(3)]  # fmt: skip
+    only_reviewed = cal.with_reviewed([], [(0.0, 25.0, "intro"), (65.0, 70.0, "limitation")])
+    assert [(t.segment_id, t.label) for t in cal.trusted_segments("p", evidence, only_reviewed)] == [("s000", "intro")]

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import Field
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -27,7 +28,8 @@ from podcast_assets.core.analysis.local_typer import local_typer
 from podcast_assets.core.analysis.models import SEGMENT_TYPES
 from podcast_assets.core.embedding import embed
 from podcast_assets.core.ingest.models import DocumentGraph
-from podcast_assets.core.metrics import covering_label
+from podcast_assets.core.metrics import covering_label, time_weighted_typing_accuracy
+from podcast_assets.core.records import Record
 
 LEARNED_TYPER = "learned-wordllama-logreg-viterbi-v1"
 FORM_FEATURES = ("start", "end", "middle", "alignment", "figures", "questions", "log_words")
@@ -148,3 +150,83 @@ def fit(
         log_start=np.log(starts / starts.sum()),
         sequence=sequence,
     )
+
+
+@dataclass(frozen=True)
+class LabelledEpisode:
+    """One pair's trusted segments for fitting and scoring: its segments, paper, hand-label stretches (start, end,
+    type) and each segment's label."""
+
+    pair_id: str
+    evidence: Sequence[SegmentEvidence]
+    graph: DocumentGraph
+    spans: Sequence[tuple[float, float, str]]
+    labels: Sequence[str]
+
+
+class HeldOut(Record):
+    pair_id: str
+    segments: int
+    cue: float = Field(description="Time-weighted accuracy of the cue typer on the held-out pair.")
+    learned: float = Field(description="The same for the learned typer fitted on the other pairs.")
+    majority: float = Field(description="Always the held-out pair's most common labelled type.")
+
+
+class TypeScore(Record):
+    type: str
+    support: int
+    f1: float
+
+
+class Evaluation(Record):
+    """Leave-one-pair-out: each pair typed by the learned typer fitted on the others, beside the cue typer."""
+
+    folds: list[HeldOut]
+    cue: float = Field(description="Mean over folds.")
+    learned: float
+    majority: float
+    macro_f1: float = Field(description="Learned typer, every fold's held-out segments, mean F1 over the types.")
+    cue_macro_f1: float
+    per_type: list[TypeScore]
+    confusion_seconds: dict[str, dict[str, float]] = Field(description="{label: {learned type: seconds}}.")
+
+
+def leave_one_pair_out(
+    episodes: Sequence[LabelledEpisode], *, regularization: float = 1.0, sequence: bool = True
+) -> Evaluation:
+    """Each pair held out in turn (the typer with or without its sequence layer); needs two or more pairs."""
+    from sklearn.metrics import f1_score
+
+    if len(episodes) < 2:
+        raise ValueError("leave-one-pair-out needs two or more labelled pairs")
+    folds, truth, guess, cue_guess = [], [], [], []
+    seconds: dict[str, dict[str, float]] = {}
+    for held in episodes:
+        train = [(e.evidence, e.graph, e.labels) for e in episodes if e is not held]
+        typer = fit(train, regularization=regularization, sequence=sequence)
+        learned = [label.type for label in typer(held.evidence, held.graph).labels]
+        cue = [label.type for label in local_typer(held.evidence, held.graph).labels]
+        score = time_weighted_typing_accuracy(_timed(held.evidence, learned), held.spans)
+        folds.append(HeldOut(pair_id=held.pair_id, segments=len(held.evidence), learned=round(score.accuracy, 4),
+                             cue=round(time_weighted_typing_accuracy(_timed(held.evidence, cue), held.spans).accuracy, 4),
+                             majority=round(score.majority_baseline, 4)))  # fmt: skip
+        truth += held.labels
+        guess += learned
+        cue_guess += cue
+        for (label, said), s in score.confusion_seconds.items():
+            row = seconds.setdefault(label, {})
+            row[said] = round(row.get(said, 0.0) + s, 1)
+    kinds = sorted(set(truth))
+    f1 = f1_score(truth, guess, labels=kinds, average=None, zero_division=0)
+    mean = lambda key: round(sum(getattr(f, key) for f in folds) / len(folds), 4)  # noqa: E731
+    return Evaluation(
+        folds=folds, cue=mean("cue"), learned=mean("learned"), majority=mean("majority"),
+        macro_f1=round(float(f1.mean()), 4),
+        cue_macro_f1=round(float(f1_score(truth, cue_guess, labels=kinds, average="macro", zero_division=0)), 4),
+        per_type=[TypeScore(type=k, support=truth.count(k), f1=round(float(v), 4)) for k, v in zip(kinds, f1, strict=True)],
+        confusion_seconds=seconds,
+    )  # fmt: skip
+
+
+def _timed(evidence: Sequence[SegmentEvidence], types: Sequence[str]) -> list[tuple[float, float, str]]:
+    return [(e.start, e.end, t) for e, t in zip(evidence, types, strict=True)]

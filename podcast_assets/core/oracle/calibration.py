@@ -2,7 +2,8 @@
 label at scale.
 
 Trusted labels are hand labels, `<pair_id>.labels.yaml` in `oracle.labels_dir` (tests/data holds the four shared
-pairs'): each stretch of a podcast with its type. The project's own segmentation of the episode gives the items;
+pairs'): each stretch of a podcast with its type; the types reviewers give segments on the review page are laid
+over them (`with_reviewed`), and a pair typed only there is trusted too. The project's own segmentation of the episode gives the items;
 each segment takes the label covering most of its time (metrics.covering_label). A segment is an *edge case* when it is
 short (under SHORT_SECONDS) or mixed (its label covers under MIXED_SHARE of it).
 
@@ -86,6 +87,19 @@ def labelled_pairs(labels_dir: Path) -> dict[str, Path]:
     return {p.name.removesuffix(LABELS_SUFFIX): p for p in sorted(labels_dir.glob(f"*{LABELS_SUFFIX}"))}
 
 
+def with_reviewed(hand: Sequence[HandLabel], reviewed: Sequence[tuple[float, float, str]]) -> list[HandLabel]:
+    """The hand labels with the review page's typed stretches laid over them: for its time, a reviewed stretch
+    replaces what the file says (the reviewer saw it last)."""
+    pieces = []
+    for label in hand:
+        parts = [(label.start, label.end)]
+        for r_start, r_end, _ in reviewed:
+            parts = [cut for a, b in parts for cut in ((a, min(b, r_start)), (max(a, r_end), b)) if cut[1] - cut[0] > 1e-6]
+        pieces += [label.model_copy(update={"start": a, "end": b}) for a, b in parts]
+    pieces += [HandLabel(start=a, end=b, type=kind, note="review page") for a, b, kind in reviewed]  # type: ignore[arg-type]
+    return sorted(pieces, key=lambda lb: lb.start)
+
+
 class TrustedSegment(Record):
     pair_id: str
     segment_id: str
@@ -104,10 +118,15 @@ class TrustedSegment(Record):
 def trusted_segments(
     pair_id: str, evidence: Sequence[SegmentEvidence], labels: Sequence[HandLabel]
 ) -> list[TrustedSegment]:
-    """The episode's segments, each with the hand label covering most of its time and its edge-case tags."""
+    """The episode's segments, each with the hand label covering most of its time and its edge-case tags. A segment
+    the labels leave mostly bare (under half its time labelled: a pair typed on the review page here and there)
+    is not trusted."""
     spans = [(lb.start, lb.end, lb.type) for lb in labels]
     found = []
     for ev in evidence:
+        labelled = sum(max(0.0, min(b, ev.end) - max(a, ev.start)) for a, b, _ in spans)
+        if not spans or labelled < 0.5 * (ev.end - ev.start):
+            continue
         label, share = covering_label(ev.start, ev.end, spans)
         edge = [tag for tag, hit in (("short", ev.end - ev.start < SHORT_SECONDS), ("mixed", share < MIXED_SHARE)) if hit]
         found.append(TrustedSegment(pair_id=pair_id, segment_id=ev.id, start=ev.start, end=ev.end, text=ev.text,
