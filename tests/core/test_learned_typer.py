@@ -15,14 +15,6 @@ def ev(i: int, start: float, end: float, text: str, duration: float = 100.0) -> 
     return SegmentEvidence(id=f"s{i:03d}", start=start, end=end, text=text, audio_duration=duration)
 
 
-def test_a_segment_takes_the_label_covering_most_of_its_time():
-    labels = [(0.0, 12.0, "intro"), (12.0, 14.0, "transition"), (14.0, 40.0, "methodology")]
-    segments = [ev(1, 0.0, 13.0, "a"), ev(2, 13.0, 40.0, "b"), ev(3, 41.0, 45.0, "c")]
-    assert learned_typer.segment_labels(segments, labels) == ["intro", "methodology", "methodology"], (
-        "the last segment lies after every label: the nearest one"
-    )
-
-
 def test_viterbi_lets_the_transitions_overrule_a_weak_emission():
     never_back = np.log(np.array([[0.5, 0.5], [1e-6, 1.0 - 1e-6]]))  # state 1 never returns to 0
     emission = np.log(np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from podcast_assets.core.metrics import edit_distance, normalize_text, word_error_rate
+from podcast_assets.core.metrics import covering_label, edit_distance, normalize_text, word_error_rate
 from tests.conftest import require_shared_speech
 
 
@@ -61,3 +61,12 @@ def test_time_weighted_typing_accuracy_counts_seconds_and_the_majority_baseline(
     assert score.accuracy == pytest.approx(29.5 / 40, abs=0.01)
     assert (score.majority_label, score.majority_baseline) == ("methodology", 0.75)
     assert score.confusion_seconds[("methodology", "intro")] == pytest.approx(10.5, abs=0.2)
+
+
+def test_a_stretch_takes_the_label_covering_most_of_its_time():
+    labels = [(0.0, 12.0, "intro"), (12.0, 14.0, "transition"), (14.0, 40.0, "methodology")]
+    stretches = [(0.0, 13.0), (13.0, 40.0), (41.0, 45.0)]
+    assert [covering_label(a, b, labels)[0] for a, b in stretches] == ["intro", "methodology", "methodology"], (
+        "the last stretch lies after every label: the nearest one"
+    )
+    assert covering_label(0.0, 13.0, labels)[1] == pytest.approx(12 / 13) and covering_label(41.0, 45.0, labels)[1] == 0.0

@@ -9,7 +9,7 @@ with start and transition probabilities counted from the labelled episodes (add-
 depends on its neighbours: intro first, conclusion last, methodology before findings.
 
 Training examples come from hand labels (tests/data/<pair>.labels.yaml): the project's own segmentation of
-the episode, each segment given the label that covers most of its time (`segment_labels`).
+the episode, each segment given the label that covers most of its time (oracle/calibration.py trusted_segments).
 """
 
 from __future__ import annotations
@@ -28,16 +28,11 @@ from podcast_assets.core.analysis.local_typer import local_typer
 from podcast_assets.core.analysis.models import SEGMENT_TYPES
 from podcast_assets.core.embedding import embed
 from podcast_assets.core.ingest.models import DocumentGraph
-from podcast_assets.core.metrics import covering_label, time_weighted_typing_accuracy
+from podcast_assets.core.metrics import time_weighted_typing_accuracy
 from podcast_assets.core.records import Record
 
 LEARNED_TYPER = "learned-wordllama-logreg-viterbi-v1"
 FORM_FEATURES = ("start", "end", "middle", "alignment", "figures", "questions", "log_words")
-
-
-def segment_labels(evidence: Sequence[SegmentEvidence], labels: Sequence[tuple[float, float, str]]) -> list[str]:
-    """Each segment's label: the labelled type covering most of its time (the nearest label in a gap)."""
-    return [covering_label(ev.start, ev.end, labels)[0] for ev in evidence]
 
 
 def features(evidence: Sequence[SegmentEvidence], graph: DocumentGraph) -> np.ndarray:
