@@ -71,6 +71,25 @@ def viterbi(log_emission: np.ndarray, log_transition: np.ndarray, log_start: np.
     return path[::-1]
 
 
+def decode(
+    probs: np.ndarray, classes: Sequence[str], log_transition: np.ndarray, log_start: np.ndarray, *, sequence: bool
+) -> tuple[SegmentLabel, ...]:
+    """Each segment's label from its class probabilities: the Viterbi path over the transitions, or each segment's
+    most likely class without the sequence layer."""
+    if sequence:
+        path = viterbi(np.log(np.clip(probs, 1e-9, 1.0)), log_transition, log_start)
+    else:
+        path = [int(p.argmax()) for p in probs]
+    return tuple(
+        SegmentLabel(
+            type=classes[k],  # type: ignore[arg-type]
+            confidence=round(float(p[k]), 4),
+            scores={c: round(float(v), 4) for c, v in zip(classes, p, strict=True)},
+        )
+        for k, p in zip(path, probs, strict=True)
+    )
+
+
 @dataclass(frozen=True)
 class LearnedTyper:
     """A fitted typer; call it as any Typer (analysis/evidence.py)."""
@@ -86,19 +105,8 @@ class LearnedTyper:
         return self.model.predict_proba(self.scaler.transform(features(evidence, graph)))
 
     def __call__(self, evidence: Sequence[SegmentEvidence], graph: DocumentGraph) -> TypingResult:
-        probs = self.probabilities(evidence, graph)
-        if self.sequence:
-            path = viterbi(np.log(np.clip(probs, 1e-9, 1.0)), self.log_transition, self.log_start)
-        else:
-            path = [int(p.argmax()) for p in probs]
-        labels = tuple(
-            SegmentLabel(
-                type=self.classes[k],  # type: ignore[arg-type]
-                confidence=round(float(p[k]), 4),
-                scores={c: round(float(v), 4) for c, v in zip(self.classes, p, strict=True)},
-            )
-            for k, p in zip(path, probs, strict=True)
-        )
+        labels = decode(self.probabilities(evidence, graph), self.classes, self.log_transition, self.log_start,
+                        sequence=self.sequence)  # fmt: skip
         return TypingResult(classifier=LEARNED_TYPER, labels=labels)
 
     def top_features(self, n: int = 5) -> dict[str, list[str]]:

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from podcast_assets.core.analysis.evidence import SegmentEvidence, SegmentLabel, TypingResult
+from podcast_assets.core.analysis.evidence import SegmentEvidence, TypingResult
 from podcast_assets.core.analysis.learned_typer import (
     LEARNED_TYPER,
     Evaluation,
     LearnedTyper,
+    decode,
     features,
-    viterbi,
 )
 from podcast_assets.core.ingest.models import DocumentGraph
 from podcast_assets.core.records import Record
@@ -91,18 +91,9 @@ class OnnxTyper:
         return np.asarray(probs, dtype=np.float64)
 
     def __call__(self, evidence: Sequence[SegmentEvidence], graph: DocumentGraph) -> TypingResult:
-        probs = self.probabilities(evidence, graph)
-        classes = self.card.classes
-        if self.card.sequence:
-            path = viterbi(np.log(np.clip(probs, 1e-9, 1.0)), np.asarray(self.card.log_transition),
-                           np.asarray(self.card.log_start))  # fmt: skip
-        else:
-            path = [int(p.argmax()) for p in probs]
-        labels = tuple(
-            SegmentLabel(type=classes[k], confidence=round(float(p[k]), 4),  # type: ignore[arg-type]
-                         scores={c: round(float(v), 4) for c, v in zip(classes, p, strict=True)})  # fmt: skip
-            for k, p in zip(path, probs, strict=True)
-        )
+        card = self.card
+        labels = decode(self.probabilities(evidence, graph), card.classes, np.asarray(card.log_transition),
+                        np.asarray(card.log_start), sequence=card.sequence)  # fmt: skip
         return TypingResult(classifier=ONNX_TYPER, labels=labels)
 
 
