@@ -34,7 +34,7 @@ from podcast_assets.core.oracle.calibration import (
     trusted_segments,
     with_reviewed,
 )
-from podcast_assets.core.oracle.labelling import label_at_scale
+from podcast_assets.core.oracle.labelling import label_at_scale, labels_path
 from podcast_assets.core.previews import png_markdown
 from podcast_assets.core.storage import LocalArtifactStore, sha256_bytes
 from podcast_assets.defs.analysis import SEGMENT_TYPING, aligned_segments, aligned_segments_path
@@ -230,11 +230,6 @@ def oracle_calibration(
     )
 
 
-def oracle_labels_path(identity: dict[str, str]) -> str:
-    slug = "".join(c if c.isalnum() or c in "-._" else "-" for c in f"{identity['provider']}-{identity['model']}")
-    return f"oracle/{TASK}/labels/{identity['prompt_version'].replace('/', '-')}/{slug}.json"
-
-
 @dg.asset(group_name="oracle", deps=[oracle_calibration])
 def oracle_labels(
     context: dg.AssetExecutionContext,
@@ -253,7 +248,7 @@ def oracle_labels(
         episodes = {p: _episode(store, p) for p in pair_ids} if may_label_at_scale(reports)[0] else {}
         labels = label_at_scale(reports, episodes, llm_typer(_budgeted(llm), SEGMENT_TYPING), identity=identity,
                                 seed=config.seed, now=_now(), progress=context.log.info)  # fmt: skip
-        rel = store.write_model(oracle_labels_path(identity), labels)
+        rel = store.write_model(labels_path(identity), labels)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(store.path(rel))),

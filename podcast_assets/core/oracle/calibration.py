@@ -297,12 +297,13 @@ def strata(sample: Sequence[TrustedSegment]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _slug(text: str) -> str:
+def path_part(text: str) -> str:
+    """`text` made safe as one part of a store path (a prompt version's "/" and a model's ":" become "-")."""
     return "".join(c if c.isalnum() or c in "-._" else "-" for c in text)
 
 
 def reports_prefix(task: str, provider: str, model: str, prompt_version: str) -> str:
-    return f"oracle/{task}/{_slug(prompt_version)}/{_slug(provider)}-{_slug(model)}"
+    return f"oracle/{task}/{path_part(prompt_version)}/{path_part(provider)}-{path_part(model)}"
 
 
 def report_path(report: CalibrationReport) -> str:

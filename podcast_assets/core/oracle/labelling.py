@@ -21,7 +21,7 @@ from podcast_assets.core.analysis.models import SegmentType
 from podcast_assets.core.errors import PodcastAssetsError
 from podcast_assets.core.ingest.models import DocumentGraph
 from podcast_assets.core.llm import UsageTotals
-from podcast_assets.core.oracle.calibration import CalibrationReport, Typer, may_label_at_scale
+from podcast_assets.core.oracle.calibration import CalibrationReport, Typer, may_label_at_scale, path_part
 from podcast_assets.core.records import Record
 
 Part = Literal["train", "validation", "test"]
@@ -51,6 +51,12 @@ class OracleLabels(Record):
     labels: list[OracleLabel]
     parts: dict[str, dict[str, int]] = Field(description="{part: {type: segments}}.")
     usage: UsageTotals
+
+
+def labels_path(identity: Mapping[str, str]) -> str:
+    """Where the oracle (provider, model, prompt_version) keeps its labels in the artifact store."""
+    name = f"{path_part(identity['provider'])}-{path_part(identity['model'])}"
+    return f"oracle/segment_typing/labels/{path_part(identity['prompt_version'])}/{name}.json"
 
 
 def split(keys_and_types: Sequence[tuple[str, str]], *, seed: int) -> dict[str, Part]:
