@@ -245,7 +245,7 @@ def oracle_labels(
         reports = past_reports(store, TASK, **identity)
         pair_ids = [p for p in context.instance.get_dynamic_partitions(training_pairs.name)
                     if store.exists(aligned_segments_path(p))]  # fmt: skip
-        episodes = {p: _episode(store, p) for p in pair_ids} if may_label_at_scale(reports)[0] else {}
+        episodes = lambda: {p: _episode(store, p) for p in pair_ids}  # noqa: E731
         labels = label_at_scale(reports, episodes, llm_typer(_budgeted(llm), SEGMENT_TYPING), identity=identity,
                                 seed=config.seed, now=_now(), progress=context.log.info)  # fmt: skip
         rel = store.write_model(labels_path(identity), labels)
@@ -253,7 +253,7 @@ def oracle_labels(
         metadata={
             "path": dg.MetadataValue.path(str(store.path(rel))),
             "segments": len(labels.labels),
-            "pairs": len(episodes),
+            "pairs": len(labels.pairs),
             "calibrated": labels.calibrated,
             "parts": dg.MetadataValue.json(labels.parts),
             **labels.usage.as_metadata(),

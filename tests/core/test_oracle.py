@@ -120,7 +120,7 @@ def test_labelling_at_scale_waits_for_a_passed_calibration_and_a_passed_fresh_ro
     calls: list[int] = []
 
     def label(reports):
-        return labelling.label_at_scale(reports, episodes, oracle_saying(calls=calls), identity=identity, seed=0,
+        return labelling.label_at_scale(reports, lambda: episodes, oracle_saying(calls=calls), identity=identity, seed=0,
                                         now="2026-12-03T12:00:00Z")  # fmt: skip
 
     failed = a_round(items, oracle_saying({"methodology": "key_finding"}), now="2026-12-03T10:00:00Z")

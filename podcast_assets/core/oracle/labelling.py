@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from pydantic import Field
@@ -48,6 +48,7 @@ class OracleLabels(Record):
     calibrated: str = Field(description="Why this oracle may label at scale: the rounds it passed.")
     created_at: str
     seed: int
+    pairs: list[str] = Field(description="The pairs whose segments were labelled.")
     labels: list[OracleLabel]
     parts: dict[str, dict[str, int]] = Field(description="{part: {type: segments}}.")
     usage: UsageTotals
@@ -78,7 +79,7 @@ def split(keys_and_types: Sequence[tuple[str, str]], *, seed: int) -> dict[str, 
 
 def label_at_scale(
     reports: Sequence[CalibrationReport],
-    episodes: Mapping[str, tuple[Sequence[SegmentEvidence], DocumentGraph]],
+    episodes: Callable[[], Mapping[str, tuple[Sequence[SegmentEvidence], DocumentGraph]]],
     oracle: Typer,
     *,
     identity: Mapping[str, str],
@@ -86,8 +87,8 @@ def label_at_scale(
     now: str,
     progress=lambda message: None,
 ) -> OracleLabels:
-    """Every segment of `episodes` ({pair_id: (evidence, paper)}) typed by `oracle`, split 80/10/10 by type.
-    Refuses (before any call) unless the oracle may label at scale."""
+    """Every segment of the episodes `episodes()` loads ({pair_id: (evidence, paper)}) typed by `oracle`, split
+    80/10/10 by type. Refuses, before loading them or making any call, unless the oracle may label at scale."""
     allowed, why = may_label_at_scale(reports)
     if not allowed:
         raise PodcastAssetsError(
@@ -95,17 +96,18 @@ def label_at_scale(
             f"at scale: {why}",
             fix="calibrate it (`podcast-assets oracle calibrate`, then `--fresh` with another seed) until both pass",
         )
+    loaded = episodes()
     made, records = [], []
-    for n, (pair_id, (evidence, graph)) in enumerate(sorted(episodes.items()), start=1):
+    for n, (pair_id, (evidence, graph)) in enumerate(sorted(loaded.items()), start=1):
         result = oracle(evidence, graph)
         records += result.records
         made += [(pair_id, ev, label) for ev, label in zip(evidence, result.labels, strict=True)]
-        progress(f"{pair_id}: {len(evidence)} segments labelled ({n} of {len(episodes)} pairs)")
+        progress(f"{pair_id}: {len(evidence)} segments labelled ({n} of {len(loaded)} pairs)")
     parts = split([(f"{p}/{ev.id}", label.type) for p, ev, label in made], seed=seed)
     labels = [OracleLabel(pair_id=p, segment_id=ev.id, start=ev.start, end=ev.end, text=ev.text, type=label.type,
                           confidence=label.confidence, split=parts[f"{p}/{ev.id}"]) for p, ev, label in made]  # fmt: skip
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for label in labels:
         counts[label.split][label.type] += 1
-    return OracleLabels(calibrated=why, created_at=now, seed=seed, labels=labels, usage=UsageTotals.of(records),
+    return OracleLabels(calibrated=why, created_at=now, seed=seed, pairs=sorted(loaded), labels=labels, usage=UsageTotals.of(records),
                         parts={p: dict(sorted(c.items())) for p, c in sorted(counts.items())}, **identity)  # fmt: skip
