@@ -11,15 +11,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from podcast_assets.core.errors import ConfigError
 
 CONFIG_ENV_VAR = "PODCAST_ASSETS_CONFIG"
 DEFAULT_CONFIG = Path("configs") / "pipeline.yaml"
 SECRET_KEY_NAMES = ("api_key", "secret", "password", "token")
+SECRET_ERROR = "secret_in_config"  # a value that carries a secret: its error never repeats the value
 
 
 class Settings(BaseModel):
@@ -348,6 +351,30 @@ class OracleSettings(Settings):
     segment_typing: OracleThresholds = Field(default_factory=OracleThresholds)
 
 
+class TrackingSettings(Settings):
+    """Where trials and model trainings are logged for MLflow (core/tracking.py says what is logged). By default a
+    SQLite store beside the artifacts, which `mlflow ui --backend-store-uri sqlite:///<storage.root>/mlflow/mlflow.db`
+    shows; a tracking server by its URL. A server's credentials come from MLflow's own environment variables
+    (MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD), never from here."""
+
+    enabled: bool = True
+    uri: str | None = Field(
+        default=None, description="A tracking server (http://host:5000) or store URI; default: the project's SQLite store."
+    )
+    experiment: str = Field(default="podcast-assets", min_length=1)
+
+    @field_validator("uri")
+    @classmethod
+    def _no_credentials(cls, uri: str | None) -> str | None:
+        if uri and "@" in urlsplit(uri).netloc:
+            raise PydanticCustomError(
+                SECRET_ERROR,
+                "must not carry credentials; set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD "
+                "(or MLFLOW_TRACKING_TOKEN) in the environment instead",
+            )
+        return uri
+
+
 class PipelineConfig(Settings):
     version: Literal[1] = 1
     pairs_dir: Path = Path("examples/pairs")
@@ -363,6 +390,7 @@ class PipelineConfig(Settings):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
     oracle: OracleSettings = Field(default_factory=OracleSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     depth_targets: dict[Literal["overview", "standard", "deep_dive", "comprehensive"], DepthTarget] = Field(
         default_factory=_default_depths
     )
@@ -408,7 +436,7 @@ def _describe(error: dict[str, Any]) -> str:
         allowed = [k for k in _allowed_keys(PipelineConfig, loc[:-1]) if k != "source"]
         return f"{key}: unknown key; allowed here: {', '.join(allowed)}"
     got = error.get("input")
-    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    shown = "" if isinstance(got, dict) or error["type"] == SECRET_ERROR else f" (got {got!r})"
     return f"{key}: {error['msg']}{shown}"
 
 
