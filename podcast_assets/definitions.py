@@ -41,6 +41,7 @@ from podcast_assets.resources.pdf import PdfExtractorResource
 from podcast_assets.resources.profiles import DepthTargetConfig, ProfileSettingsResource
 from podcast_assets.resources.review import ReviewStoreResource
 from podcast_assets.resources.storage import ArtifactStoreResource
+from podcast_assets.resources.tracking import TrackingResource
 from podcast_assets.resources.training import TrainingResource
 from podcast_assets.resources.tts import TTSResource
 from podcast_assets.resources.video import VideoResource
@@ -94,6 +95,7 @@ def build_resources(config: PipelineConfig) -> dict[str, dg.ConfigurableResource
         "video": VideoResource.from_config(config),
         "review": ReviewStoreResource.from_config(config),
         "oracle": OracleSettingsResource.from_config(config),
+        "tracking": TrackingResource.from_config(config),
         "profile_settings": ProfileSettingsResource(
             depth_targets={
                 name: DepthTargetConfig(**target.model_dump())

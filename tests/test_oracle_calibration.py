@@ -163,3 +163,11 @@ def test_the_distilled_typer_is_evaluated_exported_to_onnx_and_labels_as_scikit_
     evidence = store.read_model(aligned_segments_path(pairs[0]), AlignedSegments).segments
     assert len(served([SegmentEvidence(id=s.id, start=s.start, end=s.end, text=s.text, audio_duration=evidence[-1].end)
                        for s in evidence], store.read_model(document_graph_path(pairs[0]), DocumentGraph)).labels) == len(evidence)
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{store.path('mlflow/mlflow.db')}")
+    [run] = client.search_runs([client.get_experiment_by_name("podcast-assets").experiment_id])
+    assert run.data.tags["model_sha256"] == card.model_sha256, "the model's training is logged to MLflow"
+    assert run.data.metrics["learned_accuracy"] == pytest.approx(card.evaluation.learned)
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"card.json", "confusion.png"}

@@ -152,6 +152,34 @@ def test_the_sensors_close_the_loop_until_max_trials(loop):
     table = pl.read_parquet(store.path(f"{base}/trials.parquet"))
     assert table.height == 2 * len(loop["pair_ids"]) and set(LOSSES) <= set(table.columns)
     assert store.path(f"{base}/loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    _assert_logged_to_mlflow(store, report, meta)
+
+
+def _assert_logged_to_mlflow(store: LocalArtifactStore, report: TrainingReport, meta: dict) -> None:
+    """Both summaries logged to the project's MLflow store: one session run, a run per trial nested under it with
+    the report's losses, the best trial tagged, and the second summary updated the session's run (no duplicate)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{store.path('mlflow/mlflow.db')}"
+    assert meta["mlflow"].startswith(f"mlflow ui --backend-store-uri {uri}")
+    client = MlflowClient(tracking_uri=uri)
+    [experiment] = [e for e in client.search_experiments() if e.name == "podcast-assets"]
+    runs = {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+    session_run = runs.pop(f"session {report.session_id}")
+    assert session_run.info.run_id == meta["mlflow_run_id"]
+    assert sorted(runs) == ["t001", "t002"]
+    for row in report.trials:
+        run = runs[row.trial_id]
+        assert run.data.tags["mlflow.parentRunId"] == session_run.info.run_id
+        assert run.data.metrics["total_loss"] == pytest.approx(row.loss.mean)
+        assert run.data.params["prompt_version"] == f"script_writer/v{row.prompt_version}"
+        assert run.data.tags["best"] == str(row.trial_id == report.decision.best_trial).lower()
+    assert session_run.data.metrics["trials_complete"] == 2
+    assert session_run.data.tags["best_trial"] == report.decision.best_trial
+    history = client.get_metric_history(session_run.info.run_id, "trials_complete")
+    assert [m.step for m in history] == [1, 2], "the session's run was updated after each trial, not made again"
+    names = {a.path for a in client.list_artifacts(session_run.info.run_id)}
+    assert {"loss_curve.png", "report.md"} <= names
 
 
 def test_after_training_the_best_trials_podcast_is_aligned_and_sync_checked(loop):

@@ -145,6 +145,8 @@ def run_training(defs, instance, config: PipelineConfig, args: argparse.Namespac
     base = config.storage.root / session_dir(session)
     print(f"report: {base}/report.md  table: {base}/trials.parquet  curves: {base}/loss_curve.png")
     print("export the best prompts: podcast-assets export-prompts --output DIR")
+    if (tracking := resources["tracking"]).enabled:
+        print(f"the trials in MLflow: {tracking.ui_command()}")
     return True
 
 

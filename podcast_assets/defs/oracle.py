@@ -37,6 +37,7 @@ from podcast_assets.core.oracle.calibration import (
 from podcast_assets.core.oracle.labelling import label_at_scale, labels_path
 from podcast_assets.core.previews import png_markdown
 from podcast_assets.core.storage import LocalArtifactStore, sha256_bytes
+from podcast_assets.core.tracking import typer_run
 from podcast_assets.defs.analysis import SEGMENT_TYPING, aligned_segments, aligned_segments_path
 from podcast_assets.defs.failures import user_errors_fail_the_partition
 from podcast_assets.defs.ingest import document_graph_path, transcription_path
@@ -45,6 +46,7 @@ from podcast_assets.resources.llm import LLMResource
 from podcast_assets.resources.oracle import OracleSettingsResource
 from podcast_assets.resources.review import ReviewStoreResource
 from podcast_assets.resources.storage import ArtifactStoreResource
+from podcast_assets.resources.tracking import TrackingResource
 
 CALIBRATION_CHECK = "oracle_passes"
 TASK = "segment_typing"
@@ -289,12 +291,13 @@ def distilled_models(
     artifacts: ArtifactStoreResource,
     oracle: OracleSettingsResource,
     review: ReviewStoreResource,
+    tracking: TrackingResource,
 ):
     """The local segment typer learned from the trusted labels (core/analysis/learned_typer.py): evaluated
     leave-one-pair-out beside the cue typer (accuracy per held-out pair, per-type F1, the confusion as a picture),
     fitted on every labelled pair, exported to ONNX and checked against scikit-learn on every trusted segment, and
     stored by content address with its card (classes, sequence layer, lineage, evaluation). It is not the offline
-    default unless it beats the cue typer (the card's beats_cue_typer)."""
+    default unless it beats the cue typer (the card's beats_cue_typer). Each model is logged to MLflow as a run."""
     store = artifacts.open()
     with user_errors_fail_the_partition():
         episodes = [
@@ -324,9 +327,15 @@ def distilled_models(
     if not store.exists(f"{folder}/model.onnx"):
         store.write_bytes(f"{folder}/model.onnx", onnx)
     rel = store.write_model(f"{folder}/card.json", card)
+    confusion = confusion_png(evaluation)
+    logged = tracking.log([typer_run(card, {"card.json": store.read_bytes(rel), "confusion.png": confusion})],
+                          context.log.info)  # fmt: skip
+    if logged.error:
+        context.log.warning(f"MLflow tracking at {tracking.uri} failed: {logged.error}; the model is stored all the same")
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(store.path(rel))),
+            "mlflow": tracking.where(logged),
             "model_sha256": card.model_sha256,
             "pairs": len(episodes),
             "segments": card.segments,
@@ -337,7 +346,7 @@ def distilled_models(
             "beats_cue_typer": card.beats_cue_typer,
             "leave_one_pair_out": dg.MetadataValue.md(_per_type_markdown(evaluation)),
             "confusion": dg.MetadataValue.md(
-                png_markdown("Hand label against the learned typer, seconds, each pair held out", confusion_png(evaluation),
+                png_markdown("Hand label against the learned typer, seconds, each pair held out", confusion,
                              "confusion matrix")  # fmt: skip
             ),
             "top_features": dg.MetadataValue.json(typer.top_features()),

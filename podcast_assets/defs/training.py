@@ -14,6 +14,7 @@ from podcast_assets.core.analysis.profile_store import load_current
 from podcast_assets.core.errors import PodcastAssetsError, TrainingError
 from podcast_assets.core.previews import png_markdown
 from podcast_assets.core.storage import LocalArtifactStore
+from podcast_assets.core.tracking import session_runs
 from podcast_assets.core.training import llm_tasks, refine, scoring, search, writer
 from podcast_assets.core.training.models import Script, TrainingSession, TrialItem
 from podcast_assets.core.training.prompts import REFINED, PromptLibrary
@@ -43,6 +44,7 @@ from podcast_assets.defs.trial_items import ITEM_FORMAT, PairRecords, Trainer, l
 from podcast_assets.resources.asr import ASRResource
 from podcast_assets.resources.llm import LLMResource
 from podcast_assets.resources.storage import ArtifactStoreResource
+from podcast_assets.resources.tracking import TrackingResource
 from podcast_assets.resources.training import TrainingResource
 from podcast_assets.resources.tts import TTSResource
 
@@ -185,10 +187,14 @@ def trial_results(
 
 @dg.asset(group_name="training", deps=[trial_results], kinds={"python", "polars"})
 def training_summary(
-    context: dg.AssetExecutionContext, artifacts: ArtifactStoreResource, training: TrainingResource
+    context: dg.AssetExecutionContext,
+    artifacts: ArtifactStoreResource,
+    training: TrainingResource,
+    tracking: TrackingResource,
 ) -> dg.MaterializeResult:
     """Train and validation loss per trial, the best trial and the convergence decision with its reason,
-    the loss curves and the trials x pairs x losses table (Parquet, for notebooks)."""
+    the loss curves and the trials x pairs x losses table (Parquet, for notebooks); the session and its trials are
+    logged to MLflow (a run per trial under the session's run)."""
     store = artifacts.open()
     with user_errors_fail_the_partition():
         session = load_session(store, run_session_id(context))
@@ -210,6 +216,11 @@ def training_summary(
         store.write_bytes(f"{base}/report.md", markdown.encode())
         store.write_model("training/report.json", report)
         store.write_bytes("training/report.md", markdown.encode())
+    logged = tracking.log(
+        session_runs(session, report, items, {"loss_curve.png": png, "report.md": markdown.encode()}), context.log.info
+    )
+    if logged.error:
+        context.log.warning(f"MLflow tracking at {tracking.uri} failed: {logged.error}; the summary is stored all the same")
     latest = report.trials[-1] if report.trials else None
     context.log.info(f"decision: {'converged' if report.decision.converged else 'go on'}: {report.decision.reason}")
     metadata = {
@@ -222,7 +233,10 @@ def training_summary(
         "report": dg.MetadataValue.md(markdown),
         "loss_curve": dg.MetadataValue.md(png_markdown("**Loss per trial**", png, alt="loss curve")),
         "table": dg.MetadataValue.path(str(parquet)),
+        "mlflow": tracking.where(logged),
     }
+    if (run_id := logged.run_ids.get(f"training/{session.session_id}")) is not None:
+        metadata["mlflow_run_id"] = run_id
     if latest is not None:
         metadata["trial_id"] = latest.trial_id
         if latest.train_loss is not None:
