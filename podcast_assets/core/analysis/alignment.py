@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
@@ -154,19 +155,7 @@ def analyse_pair(
     if not graph.key_concepts:
         warnings.append("the paper has no key concepts: concept coverage is 0")
     duration = max(transcription.duration, paragraphs[-1].end if paragraphs else 0.0)
-    evidence = [
-        SegmentEvidence(
-            id=f"s{p.index + 1:03d}",
-            start=p.start,
-            end=p.end,
-            text=p.text,
-            audio_duration=duration,
-            atom_scores=index.primary_atoms(i),
-            alignment_score=round(index.best(i), 4),
-            referenced_figures=index.figures_in(i, p.text),
-        )
-        for i, p in enumerate(paragraphs)
-    ]
+    evidence = _evidence([(p.start, p.end, p.text) for p in paragraphs], index, duration)
     typing = (typer or local_typer)(evidence, graph)
     if len(typing.labels) != len(evidence):
         raise ValueError(
@@ -194,6 +183,25 @@ def analyse_pair(
         match=podcast_matches_paper(coverage, mean_alignment, span),
         warnings=warnings,
     )
+
+
+def segment_evidence(
+    spans: Sequence[tuple[float, float, str]], graph: DocumentGraph, *, duration: float
+) -> list[SegmentEvidence]:
+    """Each (start, end, text) span of a podcast `duration` seconds long as a typer sees it, aligned to the paper as
+    `analyse_pair` aligns its segments (ids s001, s002, ... in order)."""
+    return _evidence(spans, _PaperIndex(graph, [text for _, _, text in spans]), duration)
+
+
+def _evidence(
+    spans: Sequence[tuple[float, float, str]], index: _PaperIndex, duration: float
+) -> list[SegmentEvidence]:
+    return [
+        SegmentEvidence(id=f"s{i + 1:03d}", start=start, end=end, text=text, audio_duration=duration,
+                        atom_scores=index.primary_atoms(i), alignment_score=round(index.best(i), 4),
+                        referenced_figures=index.figures_in(i, text))  # fmt: skip
+        for i, (start, end, text) in enumerate(spans)
+    ]
 
 
 def body_positions(graph: DocumentGraph) -> dict[str, float]:
