@@ -13,6 +13,7 @@ from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.ingest.pairs import discover_pairs
 from podcast_assets.core.review.store import ReviewStore
 from podcast_assets.resources.review import ReviewStoreResource
+from podcast_assets.resources.storage import open_store as open_artifacts
 
 
 def open_store(config: PipelineConfig) -> ReviewStore:
@@ -37,7 +38,10 @@ def cmd_serve(args: argparse.Namespace, config: PipelineConfig) -> int:
         )
     print(f"review page: http://{host}:{port}/   (Ctrl+C stops it)", flush=True)
     training = TrainingControl(config.storage.root, lambda: recogniser_model(config), config.source)
-    uvicorn.run(create_app(store, training, host=host), host=host, port=port, log_level="warning")
+    artifacts = open_artifacts(config.storage)
+    print(f"inference API: POST http://{host}:{port}/api/type-segments and /api/judge (docs: /api/docs)")
+    app = create_app(store, training, host=host, artifacts=artifacts)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
 
 

@@ -7,7 +7,9 @@
 - State changes (every method but GET, HEAD and OPTIONS): an `Origin` header, or without one a `Referer`, must
   be one of the server's own origins (http://<allowed name>:<port>); and the `X-Review-Token` header must
   hold this server's token, made when the app is made and given only inside the page it serves (a page of
-  another origin cannot read it). Either missing or wrong: 403.
+  another origin cannot read it). Either missing or wrong: 403. A POST to one of the `compute_only` paths (the
+  inference API: it answers from what is posted and changes nothing) needs neither, so a script can call it; a page
+  of another origin may make the server compute, but cannot read the answer.
 - Bodies: at most `max_body` bytes. A larger Content-Length is answered 413 without reading the body; a body
   without one (chunked) is counted as it arrives and answered 413 once it passes the limit, so a request never
   holds more than the limit in memory.
@@ -45,8 +47,17 @@ def new_token() -> str:
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, *, names: Iterable[str], token: str, max_body: int = MAX_BODY_BYTES):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        names: Iterable[str],
+        token: str,
+        max_body: int = MAX_BODY_BYTES,
+        compute_only: Iterable[str] = (),
+    ):
         self.app = app
+        self.compute_only = frozenset(compute_only)
         self.names = frozenset(host_name(n) for n in (*LOOPBACK_NAMES, *names))
         self.token = token.encode()
         self.max_body = max_body
@@ -75,7 +86,8 @@ class RequestGuard:
             )
             return await _refuse(scope, receive, send, 421, detail)
         changes = scope["method"] not in SAFE_METHODS
-        if changes and (problem := self._state_change_problem(headers, authorities)):
+        computes = scope["method"] == "POST" and scope["path"] in self.compute_only
+        if changes and not computes and (problem := self._state_change_problem(headers, authorities)):
             return await _refuse(scope, receive, send, 403, problem)
         if not changes and "content-length" not in headers and "transfer-encoding" not in headers:
             return await self.app(scope, receive, send)

@@ -14,12 +14,15 @@ API (the seed's):
     DELETE /api/entries/{id}?version=   drop it from review and training (409 if `version` is stale, 422
                                         without one)
     POST   /api/entries/{id}/review     {"version", "reviewed"?}: mark reviewed (or not)
+    POST   /api/type-segments           the inference API (web/inference.py): segment types of a posted transcript
+    POST   /api/judge                   and its offline quality judgement; served with the artifact store
 
 Who may ask (web/guard.py, in front of every route): a request whose Host is not 127.0.0.1, localhost, [::1]
 or the configured host, with the port it arrived on, is answered 421 (a page that rebinds its name to
 127.0.0.1 reads nothing); a PUT, POST or DELETE whose Origin (or Referer) is another site's, or that lacks the
 X-Review-Token header holding this server's token (made at start, put in the page's
-`<meta name="review-token">`, sent by review.js), is answered 403; a body over 1 MB, 413.
+`<meta name="review-token">`, sent by review.js), is answered 403 (the inference API's POSTs, which change
+nothing, excepted); a body over 1 MB, 413.
 
 Errors are JSON `{"detail": ...}`: 404 unknown id (or an id that is not a number), 409 conflict (with the
 entry as it now is), 413 body too large, 421 foreign Host, 403 foreign origin or no token, 422 text refused
@@ -50,7 +53,11 @@ from podcast_assets.core.review.store import (
     ReviewStore,
     Status,
 )
+from podcast_assets.core.serving import ServingError
+from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.web.guard import RequestGuard, new_token
+from podcast_assets.web.inference import PATHS as INFERENCE_PATHS
+from podcast_assets.web.inference import inference_router
 from podcast_assets.web.training_panel import TrainingBusy, TrainingControl
 
 HERE = Path(__file__).parent
@@ -78,13 +85,18 @@ def _entry_id(raw: str) -> int:
 
 
 def create_app(
-    store: ReviewStore, training: TrainingControl | None = None, *, host: str = "127.0.0.1"
+    store: ReviewStore,
+    training: TrainingControl | None = None,
+    *,
+    host: str = "127.0.0.1",
+    artifacts: LocalArtifactStore | None = None,
 ) -> FastAPI:
-    """The app over `store`; with `training`, the page's recogniser training panel and its API. `host`: the
-    address it is served on, accepted as a Host name beside the loopback ones."""
+    """The app over `store`; with `training`, the page's recogniser training panel and its API; with `artifacts`,
+    the inference API over the pipeline's artifacts. `host`: the address it is served on, accepted as a Host name
+    beside the loopback ones."""
     token = new_token()
     app = FastAPI(title="podcast-assets transcript review", docs_url="/api/docs", redoc_url=None)
-    app.add_middleware(RequestGuard, names=[host], token=token)
+    app.add_middleware(RequestGuard, names=[host], token=token, compute_only=INFERENCE_PATHS if artifacts else ())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
 
@@ -99,6 +111,10 @@ def create_app(
         if isinstance(exc, ReviewStoreUnavailable):
             return JSONResponse({"detail": str(exc)}, status_code=503)
         return JSONResponse({"detail": str(exc)}, status_code=500)
+
+    @app.exception_handler(ServingError)
+    async def serving_error(request: Request, exc: ServingError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404 if exc.missing else 422)
 
     @app.exception_handler(ClipError)
     async def clip_error(request: Request, exc: ClipError) -> JSONResponse:
@@ -212,4 +228,6 @@ def create_app(
             return JSONResponse({"detail": str(exc)}, status_code=409)
         return JSONResponse({"started_at": started["started_at"], "pid": started["pid"]}, status_code=202)
 
+    if artifacts is not None:
+        app.include_router(inference_router(artifacts))
     return app
