@@ -87,25 +87,28 @@ class CoverageMatch(NamedTuple):
 
 
 class PaperRuns:
-    """The paper's word sequences of COPY_RUN words (title, abstract and every atom but references), to tell
-    which words of a script are copied from it."""
+    """The paper's word sequences of `n` words (COPY_RUN by default; title, abstract and every atom but
+    references), to tell which words of a script are copied from it."""
 
-    def __init__(self, graph: DocumentGraph):
+    def __init__(self, graph: DocumentGraph, n: int = COPY_RUN):
+        self.n = n
         texts = [graph.title, graph.abstract, *(a.text for a in graph.atoms if a.kind != "reference")]
         self.runs = {
-            tuple(words[i : i + COPY_RUN])
-            for words in (normalize_text(t) for t in texts)
-            for i in range(len(words) - COPY_RUN + 1)
+            tuple(words[i : i + n]) for words in (normalize_text(t) for t in texts) for i in range(len(words) - n + 1)
         }
 
+    def copied(self, words: Sequence[str]) -> list[bool]:
+        """For each of the (normalised) words, whether it lies in a run of `n` words the paper has too."""
+        mask = [False] * len(words)
+        for i in range(len(words) - self.n + 1):
+            if tuple(words[i : i + self.n]) in self.runs:
+                mask[i : i + self.n] = [True] * self.n
+        return mask
+
     def own_words(self, text: str) -> list[str]:
-        """The text's words (normalised) that do not lie in a run of COPY_RUN words the paper has too."""
+        """The text's words (normalised) that do not lie in a run of `n` words the paper has too."""
         words = normalize_text(text)
-        copied = [False] * len(words)
-        for i in range(len(words) - COPY_RUN + 1):
-            if tuple(words[i : i + COPY_RUN]) in self.runs:
-                copied[i : i + COPY_RUN] = [True] * COPY_RUN
-        return [w for w, c in zip(words, copied, strict=True) if not c]
+        return [w for w, c in zip(words, self.copied(words), strict=True) if not c]
 
 
 def explains(window: str, concept: str, runs: PaperRuns) -> bool:
