@@ -136,6 +136,36 @@ class SpeechReport(Record):
     )
 
 
+class Finding(Record):
+    """One check of a script (core/training/script_checks.py): what it found, and whether that is within its limit."""
+
+    check: str
+    count: int = Field(ge=0)
+    limit: float | None = Field(description="The most the check allows (a share for copied and imbalance).")
+    passed: bool
+    examples: list[str] = Field(default_factory=list)
+
+
+class ScriptChecks(Record):
+    """Every check of one script (core/training/script_checks.py), and what a dialogue is measured by."""
+
+    turns: int
+    questions: int
+    prompting_share: float = Field(description="Turns that ask or react, over all turns.")
+    copied_share: float = Field(description="Words in runs of 12 or more copied from the paper.")
+    largest_speaker_share: float
+    findings: list[Finding]
+
+    @property
+    def passed(self) -> bool:
+        return all(f.passed for f in self.findings)
+
+    def summary(self) -> str:
+        failed = [f"copied {self.copied_share:.0%} of the words" if f.check == "copied" else f"{f.check} {f.count}"
+                  for f in self.findings if not f.passed]  # fmt: skip
+        return "all checks pass" if not failed else "failed: " + ", ".join(failed)
+
+
 class TrialItem(Record):
     """One prompt version scored on one training pair."""
 
@@ -151,6 +181,7 @@ class TrialItem(Record):
     details: LossDetails
     seconds: dict[str, float] = Field(description="Wall time per step (write, speak, round_trip, score).")
     llm_usd: float = Field(default=0.0, ge=0, description="Money spent on LLM calls for this item.")
+    checks: ScriptChecks | None = Field(default=None, description="The script's nonsense checks.")
 
 
 class CoverageJudgement(Record):
