@@ -15,8 +15,9 @@ from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.llm import CallRecord, LLMError
 from podcast_assets.core.storage import LocalArtifactStore, cache_key
 from podcast_assets.core.training import llm_tasks, scoring, writer
-from podcast_assets.core.training.models import Script, TrialItem
+from podcast_assets.core.training.models import Script, ScriptChecks, TrialItem
 from podcast_assets.core.training.prompts import PromptLibrary, PromptVersion
+from podcast_assets.core.training.script_checks import check_script, profile_phrases, rejected
 from podcast_assets.core.training.session import (
     ITEM_CACHE,
     cached_item,
@@ -158,7 +159,8 @@ def score_item(
         writer.WRITER, scoring.SCORING,
     )  # fmt: skip
     if (hit := cached_item(store, key)) is not None:
-        return hit.model_copy(update={"trial_id": trial_id}), True
+        checks = hit.checks or script_checks(store.read_model(hit.script_path, Script), graph, profile, key_concepts)
+        return hit.model_copy(update={"trial_id": trial_id, "checks": checks}), True
 
     style = profile.style_variants["all"]
     calls = llm_tasks.LLMCalls(complete_json=ledgered(llm, on_call), spent_usd=spent_usd) if llm.enabled else None
@@ -212,6 +214,9 @@ def score_item(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     script_rel = store.put_blob(outcome.script.model_dump_json(indent=1).encode(), "json")
+    checks = script_checks(outcome.script, graph, profile, key_concepts)
+    if log:
+        log(f"{pair_id}: script checks: {checks.summary()}")
     item = TrialItem(
         pair_id=pair_id,
         trial_id=trial_id,
@@ -225,9 +230,17 @@ def score_item(
         details=outcome.details,
         seconds=outcome.seconds,
         llm_usd=round(calls.session_usd, 6) if calls else 0.0,
+        checks=checks,
     )
     store.cache_model(ITEM_CACHE, key, item)
     return item, False
+
+
+def script_checks(script: Script, graph: DocumentGraph, profile: AggregatedProfile, key_concepts: int) -> ScriptChecks:
+    """The script's nonsense checks against its paper, the key concepts its depth asks for and the phrases the
+    filter rejects among the profile's."""
+    return check_script(script, graph, concepts=scoring.top_concepts(graph, key_concepts),
+                        reject=rejected(profile_phrases(profile), graph))  # fmt: skip
 
 
 def ledgered(llm: LLMResource, on_call: Callable[[CallRecord], None] | None):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import statistics
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import polars as pl
@@ -39,6 +40,11 @@ class TrialRow(Record):
     )
     pairs_scored: list[str]
     pairs_failed: dict[str, str] = Field(default_factory=dict)
+    copied_share: float | None = Field(default=None, description="Mean share of script words copied in 12-word runs.")
+    prompting_share: float | None = Field(default=None, description="Mean share of turns that ask or react.")
+    checks_failed: dict[str, int] = Field(
+        default_factory=dict, description="{check: pairs whose script failed it} (core/training/script_checks.py)."
+    )
 
 
 class TrainingReport(Record):
@@ -69,13 +75,15 @@ def frame(items: Sequence[TrialItem]) -> pl.DataFrame:
             "round_trip_wer": i.speech.round_trip_wer,
             "passes": i.speech.passes,
             "quality_method": i.details.quality_method,
+            "copied_share": i.checks.copied_share if i.checks else None,
+            "checks_passed": i.checks.passed if i.checks else None,
         }
         for i in items
     ]
     schema = {"trial_id": pl.String, "prompt_version": pl.String, "pair_id": pl.String, "split": pl.String,
               **{name: pl.Float64 for name in LOSSES}, "audio_seconds": pl.Float64,
               "reference_seconds": pl.Float64, "round_trip_wer": pl.Float64, "passes": pl.Int64,
-              "quality_method": pl.String}  # fmt: skip
+              "quality_method": pl.String, "copied_share": pl.Float64, "checks_passed": pl.Boolean}  # fmt: skip
     return pl.DataFrame(rows, schema=schema).sort(["trial_id", "pair_id"])
 
 
@@ -109,6 +117,9 @@ def build_report(
             losses={name: _mean([getattr(i.losses, name) for i in mine]) or 0.0 for name in LOSSES},
             pairs_scored=sorted(i.pair_id for i in mine),
             pairs_failed=failed,
+            copied_share=_mean([i.checks.copied_share for i in mine if i.checks]),
+            prompting_share=_mean([i.checks.prompting_share for i in mine if i.checks]),
+            checks_failed=dict(Counter(f.check for i in mine if i.checks for f in i.checks.findings if not f.passed)),
         )
         rows.append(row)
         history.append(TrialScore(trial_id=row.trial_id, prompt_version=row.prompt_version,
@@ -182,6 +193,10 @@ def _cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 def report_markdown(report: TrainingReport) -> str:
     lines = [
         f"# Training session {report.session_id}",
@@ -212,6 +227,18 @@ def report_markdown(report: TrainingReport) -> str:
         )
         for pair, error in r.pairs_failed.items():
             lines.append(f"|  | failed: {pair} | {error.replace('|', '/')} |  |  |  |  |  |  |  |  |")
+    checked = [r for r in report.trials if r.copied_share is not None]
+    if checked:
+        lines += [
+            "",
+            "**Script checks** (each pair's script; core/training/script_checks.py):",
+            "",
+            "| trial | words copied in 12-word runs | turns that ask or react | failed (pairs) |",
+            "|---|---|---|---|",
+            *(f"| {r.trial_id} | {r.copied_share:.0%} | {_share(r.prompting_share)} | "
+              + (", ".join(f"{c} ({n})" for c, n in sorted(r.checks_failed.items())) or "none") + " |"
+              for r in checked),
+        ]  # fmt: skip
     cv = report.cross_validated
     if cv is not None:
         lines += [
