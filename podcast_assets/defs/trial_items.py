@@ -120,7 +120,8 @@ def writing_services(
         return writer.fit_length(script, graph, profile, generation, factor=factor)
 
     def speak(script: Script, audio: Path) -> Spoken:
-        result = trainer.tts.speak([(s.speaker, s.text) for s in script.segments], audio, speakers=script.speakers)
+        result = trainer.tts.speak([(s.speaker, s.text) for s in script.segments], audio, speakers=script.speakers,
+                                   chapters=[s.type.replace("_", " ") for s in script.segments])
         if log:
             log(f"{label}: spoke {script.word_count} words -> {result.audio_seconds:.1f} s "
                 f"(target {target_seconds:.1f} s)")  # fmt: skip

