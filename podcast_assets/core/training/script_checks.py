@@ -7,8 +7,8 @@ A script's turns are its runs of segments by one speaker. Each check counts what
 - unanswered: a question (a turn whose last sentence asks) whose next turn is not another speaker's answer (a
   turn with a statement of ANSWER_WORDS words or more); limit 0.
 - keyword_only: a question whose words, once the question words and fillers are set aside, are nothing but one
-  key concept or one uncommon word of the paper ("So what is the wheat, exactly?"): a question built from a bare
-  keyword; limit 0.
+  key concept or one keyword of the paper (a concept's word or a technical term: "So what is WEZ, exactly?"): a
+  question built from a bare keyword; limit 0.
 - before_explained: a key concept named in a turn before the first turn that explains it (rubric.explains: in the
   script's own words, with a definition, example, comparison or context), or never explained; reported.
 - rejected_phrases: phrases from the phrase filter's reject list (`phrase_problem`: words that are neither English
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from wordfreq import zipf_frequency
 
-from podcast_assets.core.analysis.alignment import concept_pattern
+from podcast_assets.core.analysis.alignment import TERM_ZIPF, concept_pattern
 from podcast_assets.core.analysis.models import AggregatedProfile
 from podcast_assets.core.ingest.models import DocumentGraph
 from podcast_assets.core.text import STOPWORDS, normalize_text, sentences
@@ -42,8 +42,6 @@ EXAMPLES = 3
 ENGLISH_ZIPF = 2.0
 """A word rarer than this in general English (wordfreq) that the paper does not use is not a real word here: a
 recogniser's mishearing or a name from another show."""
-KEYWORD_ZIPF = 4.5
-"""A paper's word rarer than this in general English is a keyword ("phenology", "wheat"); commoner ones are not."""
 QUESTION_FILLER = frozenset(
     "so what whats how why when where which who whom whose is are was were do does did can could would will "
     "should tell me us you your about exactly actually really just then now here there little bit more again "
@@ -83,14 +81,21 @@ def _statement_words(text: str) -> int:
     return max((len(s.split()) for s in sentences(text) if not s.rstrip().endswith("?")), default=0)
 
 
-def keyword_only(question: str, concepts: Iterable[str], vocabulary: Collection[str] = ()) -> bool:
-    """Whether the question's words, question words and fillers set aside, are one key concept, or one word of
-    the paper's (`vocabulary`) that is not an everyday one (wordfreq zipf under KEYWORD_ZIPF): a frame around a
-    keyword. "What did they find?" is not ("find" is everyday), "So what is WEZ, exactly?" is."""
+def keywords_of(graph: DocumentGraph, concepts: Iterable[str]) -> set[str]:
+    """The paper's keywords: the words of its key concepts and its technical terms (words it uses that are rare
+    in general English, under the analyser's TERM_ZIPF)."""
+    words = {w for c in concepts for w in normalize_text(c)}
+    return words | {w for w in paper_vocabulary(graph) if w.isalpha() and zipf_frequency(w, "en") < TERM_ZIPF}
+
+
+def keyword_only(question: str, concepts: Iterable[str], keywords: Collection[str] = ()) -> bool:
+    """Whether the question's words, question words and fillers set aside, are one key concept or one of the
+    paper's `keywords`: a frame around a keyword. "What did they find?" and "How would you sum it up?" are not,
+    "So what is WEZ, exactly?" is."""
     rest = [w for w in normalize_text(question) if w not in QUESTION_FILLER and w not in STOPWORDS]
     if any(rest == normalize_text(c) for c in concepts):
         return True
-    return len(rest) == 1 and rest[0] in vocabulary and zipf_frequency(rest[0], "en") < KEYWORD_ZIPF
+    return len(rest) == 1 and rest[0] in keywords
 
 
 def phrase_problem(phrase: str, vocabulary: set[str]) -> str | None:
@@ -127,7 +132,7 @@ def check_script(
     to explain; `reject` the phrases it must not say (the filter's rejections of the profile's phrases)."""
     turns = turns_of(script)
     runs = PaperRuns(graph, COPY_WORDS)
-    vocabulary = paper_vocabulary(graph)
+    keywords = keywords_of(graph, concepts)
     words = [normalize_text(t.text) for t in turns]
     masks = [runs.copied(w) for w in words]
     total = sum(len(w) for w in words) or 1
@@ -146,7 +151,7 @@ def check_script(
         following = turns[i + 1] if i + 1 < len(turns) else None
         if following is None or following.speaker == turn.speaker or _statement_words(following.text) < ANSWER_WORDS:
             unanswered.append(question)
-        keyword += [q for q in sentences(turn.text) if q.rstrip().endswith("?") and keyword_only(q, concepts, vocabulary)]
+        keyword += [q for q in sentences(turn.text) if q.rstrip().endswith("?") and keyword_only(q, concepts, keywords)]
 
     late = []
     for concept in concepts:

@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from podcast_assets.core.text import STOPWORDS, sentences, singular
+from podcast_assets.core.text import STOPWORDS, sentences
 from podcast_assets.core.training.spoken import ANAPHORIC_START, finish, lower_first, plain
 from podcast_assets.core.training.writer.paper import Paper
 
@@ -27,20 +27,6 @@ SIGNPOSTS: dict[str, tuple[str, ...]] = {
     "tangent": ("A quick aside.",),
     "transition": ("Moving on.", "Next."),
 }
-_CONCEPT_QUESTIONS = (
-    "So what {is} {c}, exactly?",
-    "Where {does} {c} come in?",
-    "How {does} {c} fit into all this?",
-    "And what role {does} {c} play here?",
-    "Can you unpack {c} a little?",
-)
-_TYPE_CONCEPT_QUESTIONS: dict[str, str] = {
-    "methodology": "How {does} {c} work in their approach?",
-    "key_finding": "And what did they find about {c}?",
-    "limitation": "Are there caveats around {c}?",
-    "implication": "Why {does} {c} matter?",
-    "conclusion": "So what's the takeaway on {c}?",
-}
 _TYPE_QUESTIONS: dict[str, tuple[str, ...]] = {
     "intro": ("So what is this paper about?", "What got them started?"),
     "background": ("What's the background here?", "What should we know first?"),
@@ -54,6 +40,19 @@ _TYPE_QUESTIONS: dict[str, tuple[str, ...]] = {
     "tangent": ("Where does that lead?",),
     "transition": ("Where does that lead?",),
 }
+_FINDING_WITH_NUMBERS = ("How well did it work, in numbers?", "How big is the effect?")
+"""Asked before findings whose answer holds the paper's numbers."""
+_FOLLOW_UPS: dict[str, tuple[str, ...]] = {
+    "methodology": ("And what happens next?", "How does that step work?", "And then?"),
+    "key_finding": ("What else came out of it?", "And what about the rest?"),
+    "background": ("And why does that matter here?",),
+    "problem": ("Why is that hard?",),
+    "implication": ("Who would use that?",),
+    "limitation": ("Anything else they leave open?",),
+}
+"""The host's follow-up question inside a long answer, by segment type."""
+BACKCHANNELS = ("Right.", "Okay.", "I see.", "Got it.", "Go on.", "Interesting.")
+"""The host's short reactions inside a long answer when no question is due."""
 _DEFINITION = re.compile(
     r"^(?P<term>(?:(?:The|A|An)\s+)?[^,;:]{2,60}?)\s+(?:is|are|refers to|denotes)\s+(?P<rest>(?:a|an|the|one)\b.{8,})$"
 )
@@ -99,57 +98,22 @@ def phrase_sentence(span: str, filler: str | None) -> str | None:
     return finish(span) if len(words) >= 3 else None
 
 
-def _is_plural(concept: str) -> bool:
-    last = concept.split()[-1]
-    return (last.islower() and last.endswith("s") and singular(last) != last) or bool(
-        re.fullmatch(r"[A-Z]{2,}s", last)
-    )
+def question_for(segment_type: str, index: int, *, numbers: bool = False) -> str:
+    """The host's question that opens a segment, asked of what the paper's structure answers there (what problem,
+    how, how well, what it means, what it leaves open), varied deterministically by its running index; before
+    findings that hold numbers, it asks for them. Never built from a keyword."""
+    options = _FINDING_WITH_NUMBERS if numbers and segment_type == "key_finding" else None
+    options = options or _TYPE_QUESTIONS.get(segment_type, ("Where does that lead?",))
+    return options[index % len(options)]
 
 
-def _verb(concept: str, singular_form: str, plural_form: str) -> str:
-    return plural_form if _is_plural(concept) else singular_form
-
-
-def _spoken_concept(concept: str) -> str:
-    """A single lowercase singular noun takes 'the' in a question ('So what is the reranker?'); phrases,
-    names, acronyms and plurals are said as they are."""
-    if " " not in concept and concept.islower() and not _is_plural(concept):
-        return f"the {concept}"
-    return concept
-
-
-def question_for(segment_type: str, concept: str | None, index: int) -> str:
-    """A question that introduces the coming segment, varied deterministically by its running index."""
-    if concept is None:
-        options = _TYPE_QUESTIONS.get(segment_type, ("Where does that lead?",))
+def follow_up(segment_type: str, index: int, *, ask: bool) -> str:
+    """What the host says between two parts of a long answer: a follow-up question when one is due, else a
+    short reaction."""
+    if ask:
+        options = _FOLLOW_UPS.get(segment_type, ("And then?",))
         return options[index % len(options)]
-    templates = list(_CONCEPT_QUESTIONS)
-    if segment_type in _TYPE_CONCEPT_QUESTIONS:
-        templates.insert(0, _TYPE_CONCEPT_QUESTIONS[segment_type])
-    template = templates[index % len(templates)]
-    return template.format(
-        c=_spoken_concept(concept),
-        **{"is": _verb(concept, "is", "are"), "does": _verb(concept, "does", "do")},
-    )
-
-
-def cited_name(concept: str, text: str) -> bool:
-    """Whether the concept is a cited author here ('Taori and colleagues'): never the subject of a question."""
-    return re.search(re.escape(concept) + r"\s+and colleagues", text, re.IGNORECASE) is not None
-
-
-def question_concept(concepts: Sequence[str]) -> str | None:
-    """The concept a question names: a phrase or an acronym before a single lowercase word that may be a
-    verb form ('leveraging'), otherwise by the paper's own ranking."""
-
-    def rank(phrase: str) -> int:
-        if " " in phrase or phrase.isupper() or not phrase.islower():
-            return 0
-        verb_or_adjective = ("ing", "ed", "ly", "ive", "al", "ic", "ous", "ful", "able", "ible")
-        return 2 if phrase.endswith(verb_or_adjective) else 1
-
-    candidates = sorted(concepts, key=rank)
-    return candidates[0] if candidates and rank(candidates[0]) < 2 else None
+    return BACKCHANNELS[index % len(BACKCHANNELS)]
 
 
 def as_explanation(

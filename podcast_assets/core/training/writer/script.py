@@ -1,25 +1,33 @@
 """`write_script`: the plan spoken from the paper, segment by segment, with the opening, signposts,
 questions and analogies at the version's rates, one or two speakers, then fitted to the word budget.
+
+Two speakers are a host and an expert (the guest): the host opens, signposts each new part and always asks what
+the paper's structure answers there (what problem, how, how well, what it means, what it leaves open); the expert
+answers with the paper's content, in turns of at most ANSWER_SENTENCES sentences, the host following up or
+reacting between them. The host also says the first sentence of each new part, and of a long stretch of one,
+setting it up, as hosts do. Learned phrases are said only once the phrase filter passes them (no show names, no
+recogniser garbage: script_checks.phrase_problem).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from podcast_assets.core.analysis.models import SEGMENT_TYPES, AggregatedProfile
 from podcast_assets.core.ingest.models import DocumentGraph
 from podcast_assets.core.training.models import GenerationSettings, Script, ScriptSegment
+from podcast_assets.core.training.script_checks import paper_vocabulary, phrase_problem
 from podcast_assets.core.training.spoken import lower_first, spoken_title
 from podcast_assets.core.training.writer.draft import Draft, Rate, Turn
 from podcast_assets.core.training.writer.length import resize
 from podcast_assets.core.training.writer.paper import Paper
 from podcast_assets.core.training.writer.phrasing import (
     SIGNPOSTS,
-    cited_name,
+    follow_up,
     opening_words,
     phrase_sentence,
     phrase_spans,
-    question_concept,
     question_for,
     they,
     topic,
@@ -27,9 +35,14 @@ from podcast_assets.core.training.writer.phrasing import (
 )
 from podcast_assets.core.training.writer.plan import ration, segment_plan
 
-WRITER = "offline-writer-v1"
+WRITER = "offline-writer-v2"
 """Recorded in Script.writer; part of what a trial's content address depends on."""
 HOST, GUEST = "host", "guest"
+ANSWER_SENTENCES = 2
+"""The most sentences of one expert turn before the host follows up or reacts (two-speaker scripts)."""
+SETUP_SENTENCES = 3
+"""A part of at least this many sentences is set up by the host with its first (a new part always is)."""
+_NUMBER = re.compile(r"\d")
 FIT_TOLERANCE = 0.02
 """write_script corrects its own first draft when it misses the word budget by more than this share."""
 
@@ -71,8 +84,8 @@ def write_script(
     """A segment-typed podcast script of the paper, planned by `segment_plan` and spoken from the paper's
     own atoms (see the module docstring). Deterministic: the same inputs give the same script.
 
-    Questions come at settings.questions_per_minute (in two-speaker mode the guest asks them, on its turn,
-    about the coming segment's key concept); analogies at analogies_per_minute, only where a paper sentence
+    Questions come at settings.questions_per_minute, about what the coming segment answers (in two-speaker mode
+    the host asks them and the expert, the guest, answers: see the module docstring); analogies at analogies_per_minute, only where a paper sentence
     defines a key concept or makes a comparison; a learned transition phrase opens a share phrase_use of the
     type changes, a plain signpost the others. The draft is then fitted to the word budget (`fit_length`
     rules) when it misses it by more than FIT_TOLERANCE."""
@@ -87,24 +100,21 @@ def write_script(
     draft = Draft(paper, settings)
     questions = Rate(settings.questions_per_minute, settings.words_per_minute)
     analogies = Rate(settings.analogies_per_minute, settings.words_per_minute)
+    vocabulary = paper_vocabulary(graph)
     phrases = {
-        role: [p.phrase for p in profile.universal_phrases.get(role, [])]
+        role: [p.phrase for p in profile.universal_phrases.get(role, []) if phrase_problem(p.phrase, vocabulary) is None]
         for role in ("intro", "transition", "conclusion")
     }
     transition_spans = [s for s in phrase_spans(phrases["transition"]) if len(s.split()) >= 2]
     turns: list[Turn] = []
     written = 0
-    type_changes = asked = 0
-    asked_about: set[str | None] = set()
+    type_changes = asked = reacted = 0
     signposts: dict[str, int] = {}
-    next_speaker = HOST
 
     def emit(turn: Turn) -> None:
-        nonlocal written, next_speaker
+        nonlocal written
         turns.append(turn)
         written += turn.words
-        if two:
-            next_speaker = GUEST if turn.speaker == HOST else HOST
 
     for index, slot in enumerate(plan):
         draft.free = set(SEGMENT_TYPES) - {p.type for p in plan[index + 1 :]}
@@ -122,7 +132,7 @@ def write_script(
         # the first segment of each run is always written, so the script keeps the plan's sequence whatever
         # the paper holds; a later segment of the run is left out when nothing is left for it
         first_of_run = index == 0 or slot.type != plan[index - 1].type
-        question_due = index > 0 and questions.due(written) and (not two or next_speaker == GUEST)
+        question_due = index > 0 and (questions.due(written) or (two and first_of_run))  # each new part is asked for
         made = draft.figure(budget - sum(len(s.split()) for s in opening)) if slot.type == "figure" else None
         if made is not None:
             body, atoms, figure_id = made
@@ -140,36 +150,47 @@ def write_script(
                 continue
         if framed:
             analogies.done()
-        if lead_in and body and not body[0].startswith(("In ", "Think of")):
+        if lead_in and body and not two and not body[0].startswith(("In ", "Think of")):
             opening, body = [], [lead_in + lower_first(body[0]), *body[1:]]
         question: list[str] = []
-        if question_due:
-            said = " ".join(body)
-            mentioned = [
-                c for c in paper.concepts_in(said) if c not in asked_about and not cited_name(c, said)
-            ]
-            concept = question_concept(sorted(mentioned, key=lambda c: c in draft.covered))
-            question = [question_for(slot.type, concept, asked)]
-            asked_about.add(concept)
+        if question_due and body:
+            question = [question_for(slot.type, asked, numbers=bool(_NUMBER.search(" ".join(body))))]
             asked += 1
             questions.done()
-        figures = ([figure_id] if figure_id else []) + paper.figures_named(" ".join(body))
-        content = Turn(slot.type, HOST, they(body), atoms, list(dict.fromkeys(figures)))
+        figures = list(dict.fromkeys(([figure_id] if figure_id else []) + paper.figures_named(" ".join(body))))
+        spoken = said = they(body)
         if two:
-            if question:
-                emit(Turn(slot.type, GUEST, opening + question))
-                opening = []
-            content.speaker = next_speaker
-        content.sentences = opening + ([] if two else question) + content.sentences
-        if content.sentences:
-            emit(content)
-        draft.covered.update(paper.concepts_in(" ".join(content.sentences)))
+            # the host sets a new part (or a long stretch of one) up with its first sentence, the expert takes it on
+            setup = said[:1] if len(said) > 1 and (first_of_run or len(said) >= SETUP_SENTENCES) else []
+            said = said[len(setup) :]
+            if opening or setup or question:
+                emit(Turn(slot.type, HOST, opening + setup + question, atoms if setup else [], figures if setup else []))
+            start = 0
+            while start < len(said):
+                if start:
+                    ask = questions.due(written) and len(said) - start > 1
+                    lead = said[start : start + 1] if ask else []  # the host takes the next point up and asks on
+                    emit(Turn(slot.type, HOST, lead + [follow_up(slot.type, reacted, ask=ask)]))
+                    start += len(lead)
+                    reacted += 1
+                    if ask:
+                        questions.done()
+                first = start == 0
+                emit(Turn(slot.type, GUEST, said[start : start + ANSWER_SENTENCES], atoms if first else [],
+                          figures if first else []))  # fmt: skip
+                start += ANSWER_SENTENCES
+        elif opening + question + said:
+            emit(Turn(slot.type, HOST, opening + question + said, atoms, figures))
+        draft.covered.update(paper.concepts_in(" ".join(spoken)))
     if not turns:
         turns.append(
             Turn(plan[0].type if plan else "intro", HOST, opening_words(phrases["intro"], None, title))
         )
     closing = [s for span in phrase_spans(phrases["conclusion"]) if (s := phrase_sentence(span, "listening"))]
-    turns[-1].sentences.extend(closing)
+    if closing and two and turns[-1].speaker != HOST:
+        turns.append(Turn(turns[-1].type, HOST, closing))
+    else:
+        turns[-1].sentences.extend(closing)
     script = _script(turns, paper, graph, title, pair_id, prompt_version, target_seconds, budget_words, two)
     if abs(script.word_count - budget_words) > FIT_TOLERANCE * budget_words:
         script = resize(script, paper, budget_words)
