@@ -154,7 +154,8 @@ def write_script(
             opening, body = [], [lead_in + lower_first(body[0]), *body[1:]]
         question: list[str] = []
         if question_due and body:
-            question = [question_for(slot.type, asked, numbers=bool(_NUMBER.search(" ".join(body))))]
+            answer = body[1:] if two and len(body) > 1 else body  # in a dialogue the host says the first sentence
+            question = [question_for(slot.type, asked, numbers=bool(_NUMBER.search(" ".join(answer))))]
             asked += 1
             questions.done()
         figures = list(dict.fromkeys(([figure_id] if figure_id else []) + paper.figures_named(" ".join(body))))
