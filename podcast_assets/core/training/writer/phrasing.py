@@ -14,6 +14,7 @@ from podcast_assets.core.training.spoken import ANAPHORIC_START, finish, lower_f
 from podcast_assets.core.training.writer.paper import Paper
 
 _GREETINGS = ("welcome", "hello", "hi")
+GREETING = "Hello and welcome."
 SIGNPOSTS: dict[str, tuple[str, ...]] = {
     "intro": ("Let's start with what the paper is about.",),
     "background": ("First, some background.", "Let's set the scene.", "A bit of context first."),
@@ -150,10 +151,13 @@ def topic(paper: Paper, title: str) -> str:
 
 
 def opening_words(intro_phrases: Sequence[str], topic: str | None, title: str) -> list[str]:
-    """The episode's first words: the learned intro phrases (greetings first), then the paper's title."""
+    """The episode's first words: the learned intro phrases (greetings first; a plain greeting when none of them
+    greets, since every episode opens with one), then the paper's title."""
     spans = sorted(phrase_spans(intro_phrases), key=lambda s: not s.startswith(_GREETINGS))
-    said = [s for span in spans if (s := phrase_sentence(span, topic))]
-    return [*said[:2], finish(f"The paper is called {title}")]
+    said = [s for span in spans if (s := phrase_sentence(span, topic))][:2]
+    if not any(s.lower().startswith(_GREETINGS) for s in said):
+        said.insert(0, GREETING)
+    return [*said, finish(f"The paper is called {title}")]
 
 
 def transition(
