@@ -328,6 +328,51 @@ def test_llm_writer_returns_a_script_written_from_delimited_paper_text(provider,
     )
 
 
+DIALOGUE_REPLY = {
+    "segments": [
+        {"type": "intro", "speaker": "host", "text": "Welcome back! Today: guessing the harvest from space. What got them started?",
+         "figures": [], "concepts": []},
+        {"type": "problem", "speaker": "guest", "text": "Farmers need to know early how big the harvest will be, and surveys come too late.",
+         "figures": [], "concepts": []},
+        {"type": "methodology", "speaker": "host", "text": "So how do they make the guess?", "figures": [], "concepts": []},
+        {"type": "methodology", "speaker": "guest", "text": "A network looks at months of satellite pictures of each field, one after another.",
+         "figures": [], "concepts": []},
+        {"type": "key_finding", "speaker": "host", "text": "And does it work?", "figures": [], "concepts": []},
+        {"type": "key_finding", "speaker": "guest", "text": "Its guesses miss by about a third less than the old regression did.",
+         "figures": ["fig-1"], "concepts": []},
+    ]
+}  # fmt: skip
+"""A reply in the script schema as an LLM gives it: the host asks, the guest answers, in its own words."""
+READ_OUT_REPLY = {
+    "segments": [
+        {"type": "intro", "speaker": "host", "text": "So what is the network, exactly?", "figures": [], "concepts": []},
+        {"type": "methodology", "speaker": "host",
+         "text": "We train a temporal convolutional network on Sentinel-2 time series with a masked loss. The network "
+                 "cuts the forecast error by 31 percent compared with the regression baseline.",
+         "figures": [], "concepts": []},
+        {"type": "conclusion", "speaker": "guest", "text": "Any questions?", "figures": [], "concepts": []},
+    ]
+}  # fmt: skip
+"""The same schema holding nonsense: a keyword question, the paper read out, a question nobody answers, one voice."""
+
+
+def test_an_llm_script_is_told_the_roles_and_gets_the_offline_writers_checks(server, tmp_path):
+    from podcast_assets.core.training.script_checks import check_script
+
+    graph = paper_graph()
+    found = {}
+    for name, reply in (("dialogue", DIALOGUE_REPLY), ("read-out", READ_OUT_REPLY)):
+        server.push(ok("openai", json.dumps(reply)))
+        calls = LLMCalls(make_llm("openai", server, tmp_path / name).complete_json)
+        made = write_script(calls, version("script_writer"), visible_paper(graph), brief())
+        found[name] = check_script(made, graph, concepts=["temporal convolutional network", "network"])
+    assert "'host' leads and asks, the others explain" in prompt_of(server.requests[0])
+    assert found["dialogue"].passed, found["dialogue"].findings
+    assert found["dialogue"].prompting_share == 0.5 and found["dialogue"].copied_share == 0.0
+    failed = {f.check for f in found["read-out"].findings if not f.passed}
+    assert failed == {"copied", "keyword_only", "unanswered", "imbalance"}, found["read-out"].findings
+
+
 BAD_SCRIPTS = {
     "unknown segment type": {"segments": [{**GOOD_SCRIPT["segments"][0], "type": "outro"}]},
     "no segments": {"segments": []},

@@ -141,6 +141,7 @@ def check_script(
 
     unanswered, keyword, questions, prompting = [], [], 0, 0
     for i, turn in enumerate(turns):
+        keyword += [q for q in sentences(turn.text) if q.rstrip().endswith("?") and keyword_only(q, concepts, keywords)]
         asks = _asks(turn.text)
         if asks or len(turn.text.split()) <= REACTION_WORDS:
             prompting += 1
@@ -151,7 +152,6 @@ def check_script(
         following = turns[i + 1] if i + 1 < len(turns) else None
         if following is None or following.speaker == turn.speaker or _statement_words(following.text) < ANSWER_WORDS:
             unanswered.append(question)
-        keyword += [q for q in sentences(turn.text) if q.rstrip().endswith("?") and keyword_only(q, concepts, keywords)]
 
     late = []
     for concept in concepts:
