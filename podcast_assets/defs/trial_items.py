@@ -17,7 +17,7 @@ from podcast_assets.core.storage import LocalArtifactStore, cache_key
 from podcast_assets.core.training import llm_tasks, scoring, writer
 from podcast_assets.core.training.models import Script, ScriptChecks, TrialItem
 from podcast_assets.core.training.prompts import PromptLibrary, PromptVersion
-from podcast_assets.core.training.script_checks import check_script, profile_phrases, rejected
+from podcast_assets.core.training.script_checks import check_script, rejected
 from podcast_assets.core.training.session import (
     ITEM_CACHE,
     cached_item,
@@ -241,7 +241,7 @@ def script_checks(script: Script, graph: DocumentGraph, profile: AggregatedProfi
     """The script's nonsense checks against its paper, the key concepts its depth asks for and the phrases the
     filter rejects among the profile's."""
     return check_script(script, graph, concepts=scoring.top_concepts(graph, key_concepts),
-                        reject=rejected(profile_phrases(profile), graph))  # fmt: skip
+                        reject=rejected(profile, graph))  # fmt: skip
 
 
 def ledgered(llm: LLMResource, on_call: Callable[[CallRecord], None] | None):

@@ -1,6 +1,7 @@
 """The nonsense checks on real papers: a read-out of the paper is caught copying and a human podcast is not; a
-question built from a bare keyword, a question nobody answers, a phrase naming another show, a concept used before
-it is explained and one speaker holding the floor are each found; a grounded exchange passes."""
+question built from a bare keyword, a question nobody answers, a phrase naming another show (or heard in one podcast
+only), a concept used before it is explained and one speaker holding the floor are each found; a grounded exchange
+passes."""
 
 from __future__ import annotations
 
@@ -112,3 +113,6 @@ def test_the_phrase_filter_rejects_show_names_and_mishearings(papers):
         assert phrase_problem(fine, vocabulary) is None, fine
     word = next(w for w in sorted(vocabulary) if len(w) > 6 and w.isalpha() and phrase_problem(w, set()))
     assert phrase_problem(f"the {word} story", vocabulary) is None  # the paper's own rare word is not garbage
+    # one podcast's phrase is that podcast's content; two podcasts' is a way of speaking
+    assert "1 podcast only" in phrase_problem("france is a heavy hitter", vocabulary, pairs=1)
+    assert phrase_problem("let's dive into", vocabulary, pairs=2) is None

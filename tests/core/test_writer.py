@@ -22,7 +22,7 @@ from podcast_assets.core.ingest.models import DocumentGraph, KeyConcept
 from podcast_assets.core.ingest.pairs import pair_files
 from podcast_assets.core.text import STOPWORDS, figure_numbers, normalize_text, sentences, singular
 from podcast_assets.core.training.models import GenerationSettings, Script
-from podcast_assets.core.training.script_checks import check_script, profile_phrases, rejected
+from podcast_assets.core.training.script_checks import check_script, rejected
 from podcast_assets.core.training.spoken import cut_sentence, spoken_sentences
 from podcast_assets.core.training.writer import (
     GUEST,
@@ -332,7 +332,7 @@ def test_two_speakers_are_a_host_who_asks_and_an_expert_who_answers(world):
         asking = [s for s in script.segments if s.text.endswith("?")]
         assert asking and all(s.speaker == HOST for s in asking), pair_id
         checks = check_script(script, graph, concepts=[k.phrase for k in graph.key_concepts[:10]],
-                              reject=rejected(profile_phrases(profile), graph))  # fmt: skip
+                              reject=rejected(profile, graph))  # fmt: skip
         found = {f.check: f for f in checks.findings}
         assert found["unanswered"].count == 0 and found["keyword_only"].count == 0, (pair_id, checks.findings)
         assert found["rejected_phrases"].count == 0 and found["imbalance"].passed, (pair_id, checks.findings)

@@ -11,8 +11,8 @@ A script's turns are its runs of segments by one speaker. Each check counts what
   question built from a bare keyword; limit 0.
 - before_explained: a key concept named in a turn before the first turn that explains it (rubric.explains: in the
   script's own words, with a definition, example, comparison or context), or never explained; reported.
-- rejected_phrases: phrases from the phrase filter's reject list (`phrase_problem`: words that are neither English
-  nor the paper's, or naming a show or host) found in the script; limit 0.
+- rejected_phrases: phrases from the phrase filter's reject list (`phrase_problem`: heard in one podcast only,
+  naming a show or host, or holding words that are neither English nor the paper's) found in the script; limit 0.
 - imbalance: the largest speaker's share of the words, in a script of two or more speakers; limit MAX_SPEAKER_SHARE.
 Besides the checks, `prompting_share` is the share of turns that ask or react (a question, or a turn of at most
 REACTION_WORDS words): a dialogue has many, a read-out none.
@@ -39,6 +39,8 @@ MAX_SPEAKER_SHARE = 0.80
 ANSWER_WORDS = 5
 REACTION_WORDS = 12
 EXAMPLES = 3
+MIN_PHRASE_PAIRS = 2
+"""A learned phrase is a way of speaking once two podcasts say it; one podcast's phrase is its content."""
 ENGLISH_ZIPF = 2.0
 """A word rarer than this in general English (wordfreq) that the paper does not use is not a real word here: a
 recogniser's mishearing or a name from another show."""
@@ -98,9 +100,13 @@ def keyword_only(question: str, concepts: Iterable[str], keywords: Collection[st
     return len(rest) == 1 and rest[0] in keywords
 
 
-def phrase_problem(phrase: str, vocabulary: set[str]) -> str | None:
-    """Why a learned phrase may not be used (None: it may): it names a show or a host, or holds a word that is
-    neither English nor the paper's (a mishearing: "podcast fi", "Genei")."""
+def phrase_problem(phrase: str, vocabulary: set[str], pairs: int | None = None) -> str | None:
+    """Why a learned phrase may not be said (None: it may): it was heard in fewer than MIN_PHRASE_PAIRS podcasts
+    (`pairs`; then it is that podcast's content, "France is a heavy hitter", not a way of speaking), it names a
+    show or a host, or it holds a word that is neither English nor the paper's (a mishearing: "podcast fi",
+    "Genei")."""
+    if pairs is not None and pairs < MIN_PHRASE_PAIRS:
+        return f"heard in {pairs} podcast only: its content, not a pattern"
     if _SHOW.search(phrase):
         return "names a show or a host"
     for word in normalize_text(phrase):
@@ -114,15 +120,11 @@ def paper_vocabulary(graph: DocumentGraph) -> set[str]:
     return {w for t in texts for w in normalize_text(t)}
 
 
-def profile_phrases(profile: AggregatedProfile) -> list[str]:
-    """Every phrase the profile learned (each role's), the ones a writer may say."""
-    return list(dict.fromkeys(p.phrase for shares in profile.universal_phrases.values() for p in shares))
-
-
-def rejected(phrases: Iterable[str], graph: DocumentGraph) -> dict[str, str]:
-    """{phrase: why} for the learned phrases the filter rejects."""
+def rejected(profile: AggregatedProfile, graph: DocumentGraph) -> dict[str, str]:
+    """{phrase: why} for the profile's learned phrases (every role's) that the filter rejects for this paper."""
     vocabulary = paper_vocabulary(graph)
-    return {p: why for p in dict.fromkeys(phrases) if (why := phrase_problem(p, vocabulary))}
+    shares = {p.phrase: p.pairs for phrases in profile.universal_phrases.values() for p in phrases}
+    return {p: why for p, n in shares.items() if (why := phrase_problem(p, vocabulary, n))}
 
 
 def check_script(

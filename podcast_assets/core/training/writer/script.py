@@ -102,7 +102,8 @@ def write_script(
     analogies = Rate(settings.analogies_per_minute, settings.words_per_minute)
     vocabulary = paper_vocabulary(graph)
     phrases = {
-        role: [p.phrase for p in profile.universal_phrases.get(role, []) if phrase_problem(p.phrase, vocabulary) is None]
+        role: [p.phrase for p in profile.universal_phrases.get(role, [])
+               if phrase_problem(p.phrase, vocabulary, p.pairs) is None]  # fmt: skip
         for role in ("intro", "transition", "conclusion")
     }
     transition_spans = [s for s in phrase_spans(phrases["transition"]) if len(s.split()) >= 2]
