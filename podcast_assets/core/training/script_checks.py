@@ -11,8 +11,8 @@ A script's turns are its runs of segments by one speaker. Each check counts what
   question built from a bare keyword; limit 0.
 - before_explained: a key concept named in a turn before the first turn that explains it (rubric.explains: in the
   script's own words, with a definition, example, comparison or context), or never explained; reported.
-- rejected_phrases: phrases from the phrase filter's reject list (`phrase_problem`: heard in one podcast only,
-  naming a show or host, or holding words that are neither English nor the paper's) found in the script; limit 0.
+- rejected_phrases: the profile's phrases that are nonsense here (`rejected`: naming a show or a host, or holding
+  words that are neither English nor the paper's) found in the script; limit 0.
 - imbalance: the largest speaker's share of the words, in a script of two or more speakers; limit MAX_SPEAKER_SHARE.
 Besides the checks, `prompting_share` is the share of turns that ask or react (a question, or a turn of at most
 REACTION_WORDS words): a dialogue has many, a read-out none.
@@ -121,10 +121,12 @@ def paper_vocabulary(graph: DocumentGraph) -> set[str]:
 
 
 def rejected(profile: AggregatedProfile, graph: DocumentGraph) -> dict[str, str]:
-    """{phrase: why} for the profile's learned phrases (every role's) that the filter rejects for this paper."""
+    """{phrase: why} for the profile's learned phrases (every role's) that are nonsense in a podcast of this paper
+    (a show's or host's name, a word neither English nor the paper's). A phrase heard in one podcast only is not
+    said as a learned phrase, but is no nonsense when a writer's own words happen to hold it ("what did they find")."""
     vocabulary = paper_vocabulary(graph)
-    shares = {p.phrase: p.pairs for phrases in profile.universal_phrases.values() for p in phrases}
-    return {p: why for p, n in shares.items() if (why := phrase_problem(p, vocabulary, n))}
+    phrases = {p.phrase for shares in profile.universal_phrases.values() for p in shares}
+    return {p: why for p in sorted(phrases) if (why := phrase_problem(p, vocabulary))}
 
 
 def check_script(
