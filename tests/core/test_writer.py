@@ -310,8 +310,8 @@ def test_figure_segments_name_real_figures(world):
     for pair_id, graph in sorted(with_figures.items()):
         numbers = {f.id: f.number for f in graph.figures}
         script = write(figured, graph)
-        # (in two-speaker mode the guest's question before a figure segment is typed 'figure' too)
-        figure_segments = [s for s in script.segments if s.type == "figure" and not s.text.endswith("?")]
+        # the segments written from the paper (the host's question and reactions around them are typed 'figure' too)
+        figure_segments = [s for s in script.segments if s.type == "figure" and s.atoms]
         assert figure_segments, pair_id
         for segment in figure_segments:
             assert len(segment.figures) >= 1 and segment.figures[0] in numbers, (pair_id, segment.figures)
@@ -353,6 +353,8 @@ def test_the_profile_decides_the_speakers_when_not_asked(world):
     assert write(two, graph, "overview").speakers == speaker_labels(two) == [HOST, GUEST]
     assert write(one, graph, "overview").speakers == speaker_labels(one) == [HOST]
     assert speaker_labels(one, speakers=2) == [HOST, GUEST]
+    unknown = profile.model_copy(update={"style_variants": variants})  # no pair says how many speak
+    assert speaker_labels(unknown) == [HOST, GUEST], "a podcast about a paper is a conversation"
 
 
 def test_the_same_inputs_give_the_same_script(world):

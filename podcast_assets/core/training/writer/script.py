@@ -48,25 +48,22 @@ FIT_TOLERANCE = 0.02
 
 
 def _speaker_count(profile: AggregatedProfile, speakers: int | None) -> int:
-    """2 when asked, or when most reference pairs declare two or more speakers; else 1."""
+    """As asked; else 1 only when most reference pairs are known to have one speaker (their pair.yaml says so),
+    and 2 otherwise: a podcast about a paper is a conversation (every peer makes two hosts), and the local
+    recogniser does not count speakers, so a pair whose count is unknown is not taken for a monologue."""
     if speakers is not None:
         if speakers not in (1, 2):
             raise ValueError(f"speakers must be 1 or 2, not {speakers}")
         return speakers
     total = len(profile.style_variants["all"].pairs) if "all" in profile.style_variants else 0
-    several = {
-        p
-        for key, variant in profile.style_variants.items()
-        if key.startswith("speakers:") and key.split(":", 1)[1].isdigit() and int(key.split(":", 1)[1]) >= 2
-        for p in variant.pairs
-    }
-    return 2 if total and len(several) * 2 > total else 1
+    alone = profile.style_variants["speakers:1"].pairs if "speakers:1" in profile.style_variants else []
+    return 1 if total and len(alone) * 2 > total else 2
 
 
 def speaker_labels(profile: AggregatedProfile, speakers: int | None = None) -> list[str]:
-    """The script's speaker labels: ['host', 'guest'] when asked for two speakers or when most reference
-    pairs declare two or more (the profile's 'speakers:<n>' style variants), else ['host']. The LLM writer
-    is briefed with the same labels, so both writers follow one rule."""
+    """The script's speaker labels: ['host'] when asked for one speaker or when most reference pairs declare one
+    (the profile's 'speakers:1' style variant), else ['host', 'guest']. The LLM writer is briefed with the same
+    labels, so both writers follow one rule."""
     return [HOST, GUEST] if _speaker_count(profile, speakers) == 2 else [HOST]
 
 
@@ -163,7 +160,9 @@ def write_script(
         spoken = said = they(body)
         if two:
             # the host sets a new part (or a long stretch of one) up with its first sentence, the expert takes it on
-            setup = said[:1] if len(said) > 1 and (first_of_run or len(said) >= SETUP_SENTENCES) else []
+            # (a figure is the expert's to show: the host asks what it shows)
+            long_part = first_of_run or len(said) >= SETUP_SENTENCES
+            setup = said[:1] if len(said) > 1 and long_part and slot.type != "figure" else []
             said = said[len(setup) :]
             if opening or setup or question:
                 emit(Turn(slot.type, HOST, opening + setup + question, atoms if setup else [], figures if setup else []))
@@ -177,7 +176,7 @@ def write_script(
                     reacted += 1
                     if ask:
                         questions.done()
-                first = start == 0
+                first = start == 0 and not setup  # the atoms and figures go with the first words said of them
                 emit(Turn(slot.type, GUEST, said[start : start + ANSWER_SENTENCES], atoms if first else [],
                           figures if first else []))  # fmt: skip
                 start += ANSWER_SENTENCES
