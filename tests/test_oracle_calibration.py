@@ -171,3 +171,10 @@ def test_the_distilled_typer_is_evaluated_exported_to_onnx_and_labels_as_scikit_
     assert run.data.tags["model_sha256"] == card.model_sha256, "the model's training is logged to MLflow"
     assert run.data.metrics["learned_accuracy"] == pytest.approx(card.evaluation.learned)
     assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"card.json", "confusion.png"}
+
+
+@pytest.mark.parametrize(("given", "says"), [("0", "at least 1 segment, not 0"), ("-3", "not -3"), ("x", "not a whole number")])
+def test_a_sample_of_no_segments_is_refused_before_anything_runs(given, says, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["oracle", "calibrate", "--sample", given])
+    assert stopped.value.code == 2 and says in capsys.readouterr().err

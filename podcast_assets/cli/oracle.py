@@ -97,6 +97,17 @@ def cmd_label(args: argparse.Namespace, config: PipelineConfig) -> int:
     return 0
 
 
+def sample_size(text: str) -> int:
+    """--sample: a whole number of segments, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of segments") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a sample needs at least 1 segment, not {value} (leave --sample out for oracle.sample)")
+    return value
+
+
 def add_command(sub, verbose_parent, writer_parent) -> None:
     oracle = sub.add_parser("oracle", help="calibrate the LLM labeller against the hand labels, then label at scale")
     commands = oracle.add_subparsers(dest="oracle_command", required=True)
@@ -106,7 +117,7 @@ def add_command(sub, verbose_parent, writer_parent) -> None:
         help="one round: a stratified sample of hand-labelled segments, the oracle's labels, PASS / REVIEW / FAIL",
     )
     calibrate.add_argument("--task", choices=["segment_typing"], default="segment_typing")
-    calibrate.add_argument("--sample", type=int, help="segments in the sample (default: oracle.sample)")
+    calibrate.add_argument("--sample", type=sample_size, help="segments in the sample (default: oracle.sample)")
     calibrate.add_argument("--seed", type=int, default=0, help="seed of the sample (default: 0)")
     calibrate.add_argument(
         "--fresh",

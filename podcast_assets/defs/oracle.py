@@ -54,7 +54,7 @@ TASK = "segment_typing"
 
 class OracleCalibrationConfig(dg.Config):
     task: Literal["segment_typing"] = TASK
-    sample: int | None = Field(default=None, description="Segments in the sample (default: oracle.sample).")
+    sample: int | None = Field(default=None, ge=1, description="Segments in the sample (default: oracle.sample).")
     seed: int = Field(default=0, description="Seed of the stratified sample.")
     fresh: bool = Field(
         default=False,
@@ -194,7 +194,7 @@ def oracle_calibration(
                     f"a fresh round needs another seed than the calibration round it tests (seed {tested.seed})",
                     fix=f"pass --seed {tested.seed + 1} (or any other)",
                 )
-        size = config.sample or settings.sample
+        size = settings.sample if config.sample is None else config.sample
         context.log.info(f"calibrating {identity['provider']}:{identity['model']} with {identity['prompt_version']} "
                          f"on {size} of {len(trusted)} trusted segments of {len(episodes)} pair(s)")  # fmt: skip
         typer = llm_typer(_budgeted(llm), SEGMENT_TYPING)
