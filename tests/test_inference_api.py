@@ -16,7 +16,13 @@ from podcast_assets.core.analysis.learned_typer import Evaluation, fit
 from podcast_assets.core.analysis.profile_store import publish
 from podcast_assets.core.analysis.profiles import structure_profile, style_profile
 from podcast_assets.core.analysis.selection import PairRecords, Selection
-from podcast_assets.core.analysis.typer_export import ONNX_TYPER, OnnxTyper, card_for, export_onnx
+from podcast_assets.core.analysis.typer_export import (
+    ONNX_TYPER,
+    OnnxTyper,
+    card_for,
+    export_onnx,
+    typer_folder,
+)
 from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.review.store import ReviewStore
 from podcast_assets.core.storage import LocalArtifactStore, pair_record_path
@@ -111,7 +117,7 @@ def test_a_distilled_typer_is_served_when_asked_for(api):
                     evaluation=Evaluation(folds=[], cue=0.5, learned=0.4, majority=0.3, macro_f1=0.2,
                                           cue_macro_f1=0.3, per_type=[], confusion_seconds={}),
                     beats_cue_typer=False, parity_segments=len(evidence), created_at=datetime.now(UTC).isoformat())  # fmt: skip
-    folder = f"models/segment_typer/{card.model_sha256[:16]}"
+    folder = typer_folder(card.model_sha256)
     store.write_bytes(f"{folder}/model.onnx", onnx)
     store.write_model(f"{folder}/card.json", card)
     try:

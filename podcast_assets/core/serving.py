@@ -20,14 +20,13 @@ from podcast_assets.core.analysis.alignment import analyse_pair, segment_evidenc
 from podcast_assets.core.analysis.evidence import TypingResult
 from podcast_assets.core.analysis.local_typer import local_typer
 from podcast_assets.core.analysis.models import AlignedSegments, StyleVariant
-from podcast_assets.core.analysis.typer_export import OnnxTyper, TyperCard
+from podcast_assets.core.analysis.typer_export import TYPERS_PREFIX, OnnxTyper, TyperCard
 from podcast_assets.core.errors import PodcastAssetsError, StorageError
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult, TranscriptSegment, Word
 from podcast_assets.core.storage import LocalArtifactStore, sha256_bytes
 from podcast_assets.core.training.models import QualityJudgement
 from podcast_assets.core.training.rubric import quality_rubric
 
-TYPERS_PREFIX = "models/segment_typer"
 TyperChoice = Literal["auto", "cue", "distilled"]
 NO_PAPER = DocumentGraph(pdf_sha256="", extractor_version="none", page_count=0, title="")
 """The paper a span is typed against when none is named: no atoms, so alignment evidence is 0."""

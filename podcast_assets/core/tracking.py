@@ -7,11 +7,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from podcast_assets.core.analysis.typer_export import TyperCard
+from podcast_assets.core.analysis.typer_export import TyperCard, typer_folder
 from podcast_assets.core.training.models import TrainingSession, TrialItem
 from podcast_assets.core.training.summary import TrainingReport
 
 KEY_TAG = "podcast_assets.key"
+
+
+def session_key(session_id: str) -> str:
+    """The key of a training session's run (its trials' runs are keyed under it)."""
+    return f"training/{session_id}"
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,7 @@ def session_runs(
     """The session's run (its split, the decision, the best trial's and the cross-validated loss, the report's
     files as `artifacts`), then one run per scored trial: its prompt version and parent, the mean of each loss with
     the total's interval, train and validation loss, and every pair's total."""
-    key = f"training/{session.session_id}"
+    key = session_key(session.session_id)
     best = report.decision.best_trial
     metrics: dict[str, float] = {"trials_complete": float(len(report.trials))}
     if report.decision.best_loss is not None:
@@ -95,7 +100,7 @@ def typer_run(card: TyperCard, artifacts: dict[str, bytes]) -> TrackedRun:
     metrics |= {f"held_out_learned.{f.pair_id}": f.learned for f in ev.folds}
     metrics |= {f"f1.{t.type}": t.f1 for t in ev.per_type}
     return TrackedRun(
-        key=f"models/segment_typer/{card.model_sha256[:16]}",
+        key=typer_folder(card.model_sha256),
         name=f"segment_typer {card.model_sha256[:12]}",
         params={"kind": card.kind, "sequence": str(card.sequence).lower(), "classes": ",".join(card.classes),
                 "trained_on": ",".join(f"{p}@{h}" for p, h in sorted(card.trained_on.items()))},  # fmt: skip

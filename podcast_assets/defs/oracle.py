@@ -17,7 +17,14 @@ from podcast_assets.core.analysis.evidence import SegmentEvidence
 from podcast_assets.core.analysis.learned_typer import LabelledEpisode, fit, leave_one_pair_out
 from podcast_assets.core.analysis.llm_typer import llm_typer
 from podcast_assets.core.analysis.models import AlignedSegments
-from podcast_assets.core.analysis.typer_export import OnnxTyper, card_for, confusion_png, export_onnx, parity
+from podcast_assets.core.analysis.typer_export import (
+    OnnxTyper,
+    card_for,
+    confusion_png,
+    export_onnx,
+    parity,
+    typer_folder,
+)
 from podcast_assets.core.config import OracleSettings
 from podcast_assets.core.errors import PodcastAssetsError
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
@@ -323,7 +330,7 @@ def distilled_models(
     served = OnnxTyper.load(onnx, draft)
     same, differ = parity(typer, served, [(e.evidence, e.graph) for e in episodes])
     card = draft.model_copy(update={"parity_segments": same})
-    folder = f"models/segment_typer/{card.model_sha256[:16]}"
+    folder = typer_folder(card.model_sha256)
     if not store.exists(f"{folder}/model.onnx"):
         store.write_bytes(f"{folder}/model.onnx", onnx)
     rel = store.write_model(f"{folder}/card.json", card)

@@ -14,7 +14,7 @@ from podcast_assets.core.analysis.profile_store import load_current
 from podcast_assets.core.errors import PodcastAssetsError, TrainingError
 from podcast_assets.core.previews import png_markdown
 from podcast_assets.core.storage import LocalArtifactStore
-from podcast_assets.core.tracking import session_runs
+from podcast_assets.core.tracking import session_key, session_runs
 from podcast_assets.core.training import llm_tasks, refine, scoring, search, writer
 from podcast_assets.core.training.models import Script, TrainingSession, TrialItem
 from podcast_assets.core.training.prompts import REFINED, PromptLibrary
@@ -235,7 +235,7 @@ def training_summary(
         "table": dg.MetadataValue.path(str(parquet)),
         "mlflow": tracking.where(logged),
     }
-    if (run_id := logged.run_ids.get(f"training/{session.session_id}")) is not None:
+    if (run_id := logged.run_ids.get(session_key(session.session_id))) is not None:
         metadata["mlflow_run_id"] = run_id
     if latest is not None:
         metadata["trial_id"] = latest.trial_id

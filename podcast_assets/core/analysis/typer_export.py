@@ -32,6 +32,15 @@ from podcast_assets.core.storage import sha256_bytes
 ONNX_TYPER = f"{LEARNED_TYPER}-onnx"
 
 
+TYPERS_PREFIX = "models/segment_typer"
+"""Where `distilled_models` stores each fitted typer, one folder per model (its ONNX file and its card)."""
+
+
+def typer_folder(model_sha256: str) -> str:
+    """The folder of the typer whose ONNX file has this content address."""
+    return f"{TYPERS_PREFIX}/{model_sha256[:16]}"
+
+
 def export_onnx(typer: LearnedTyper) -> bytes:
     """The typer's scaler and regression as one ONNX graph: float64 features in, per-class probabilities out."""
     from skl2onnx import to_onnx
