@@ -46,6 +46,7 @@ from podcast_assets.core.training.voices import (
     fade_edges,
     file_loudness,
     limit_peaks,
+    loudness,
     measure_audio,
     normalise_loudness,
     resample_by,
@@ -268,7 +269,7 @@ class TTSResource(dg.ConfigurableResource):
                         silence(self.turn_pause_s if speaker != previous else self.segment_pause_s, rate)
                     )
                 wrote = writer.samples_written
-                turn = [samples for samples in audio_of(slot_of[speaker], text, rate)]
+                turn = list(audio_of(slot_of[speaker], text, rate))
                 if turn:
                     writer.write(normalise_loudness(np.concatenate(turn), rate))
                 marks.append((wrote / rate, writer.seconds_written, title))
@@ -282,14 +283,15 @@ class TTSResource(dg.ConfigurableResource):
                 done_chars += len(text)
                 if progress is not None:
                     progress(float(done_chars), float(total_chars))
-            temp = writer.finish(marks if chapters is not None else ())
-            lufs = file_loudness(temp)
+            chapter_marks = marks if chapters is not None else ()
+            temp = writer.finish(chapter_marks)
+            heard, _ = decode_mono(temp, rate)
+            lufs = loudness(heard, rate)
             if lufs is not None and abs(lufs - TARGET_LUFS) > LOUDNESS_SLACK_LU:  # the whole file, once more
-                samples, _ = decode_mono(temp, rate)
                 gain = np.float32(10 ** ((TARGET_LUFS - lufs) / 20))
                 writer = stack.enter_context(AudioWriter(out_path, sample_rate=rate, bitrate_kbps=self.bitrate_kbps))
-                writer.write(limit_peaks(samples * gain, rate))
-                temp = writer.finish(marks if chapters is not None else ())
+                writer.write(limit_peaks(heard * gain, rate))
+                temp = writer.finish(chapter_marks)
                 lufs = file_loudness(temp)
             seconds, peak = measure_audio(temp)
             if abs(seconds - writer.seconds_written) > LENGTH_CHECK_SLACK_S or peak <= 0:
