@@ -160,8 +160,11 @@ def score_item(
         writer.WRITER, scoring.SCORING,
     )  # fmt: skip
     if (hit := cached_item(store, key)) is not None:
-        checks = hit.checks or script_checks(store.read_model(hit.script_path, Script), graph, profile, key_concepts)
-        return hit.model_copy(update={"trial_id": trial_id, "checks": checks}), True
+        if hit.checks is None:  # an item cached before the checks: checked once from its stored script, kept so
+            checks = script_checks(store.read_model(hit.script_path, Script), graph, profile, key_concepts)
+            hit = hit.model_copy(update={"checks": checks})
+            store.cache_model(ITEM_CACHE, key, hit)
+        return hit.model_copy(update={"trial_id": trial_id}), True
 
     style = profile.style_variants["all"]
     calls = llm_tasks.LLMCalls(complete_json=ledgered(llm, on_call), spent_usd=spent_usd) if llm.enabled else None
