@@ -73,11 +73,6 @@ def turns_of(script: Script) -> list[Turn]:
     return turns
 
 
-def _asks(text: str) -> bool:
-    said = sentences(text)
-    return bool(said) and said[-1].rstrip().endswith("?")
-
-
 def _statement_words(text: str) -> int:
     """Words of the longest sentence of the text that does not ask."""
     return max((len(s.split()) for s in sentences(text) if not s.rstrip().endswith("?")), default=0)
@@ -145,17 +140,17 @@ def check_script(
 
     unanswered, keyword, questions, prompting = [], [], 0, 0
     for i, turn in enumerate(turns):
-        keyword += [q for q in sentences(turn.text) if q.rstrip().endswith("?") and keyword_only(q, concepts, keywords)]
-        asks = _asks(turn.text)
+        said = sentences(turn.text)
+        keyword += [q for q in said if q.rstrip().endswith("?") and keyword_only(q, concepts, keywords)]
+        asks = bool(said) and said[-1].rstrip().endswith("?")
         if asks or len(turn.text.split()) <= REACTION_WORDS:
             prompting += 1
         if not asks:
             continue
         questions += 1
-        question = sentences(turn.text)[-1]
         following = turns[i + 1] if i + 1 < len(turns) else None
         if following is None or following.speaker == turn.speaker or _statement_words(following.text) < ANSWER_WORDS:
-            unanswered.append(question)
+            unanswered.append(said[-1])
 
     late = []
     for concept in concepts:
