@@ -1,7 +1,9 @@
 """Crash sweep, in the style of Dagster's own recovery tests: `podcast-assets train` on the bundled pair is
 killed with SIGKILL or SIGTERM at a stage boundary (during speech recognition, and once the transcript is
 written, during analysis), then run again. Nothing finished is computed again, no partial artifact is
-visible, and the dead run is marked failed. (Kills during a trial and during rendering have their own tests:
+visible, and a run the kill left looking alive is marked failed. SIGTERM stops the whole command (exit 143)
+and starts nothing more, even when it lands after a run's last step, where Dagster's handler used to swallow
+it and `train` carried on. (Kills during a trial and during rendering have their own tests:
 tests/test_cli.py and tests/core/test_video_render.py.)"""
 
 from __future__ import annotations
@@ -68,6 +70,17 @@ def test_a_run_killed_at_a_stage_boundary_resumes_without_recomputing(tmp_path, 
     assert proc.poll() is None, "the run ended before the boundary: nothing was killed"
     proc.send_signal(sig)
     proc.wait(timeout=120)
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        at_kill = {r.run_id: r.status for r in instance.get_runs()}
+    alive = [run_id for run_id, status in at_kill.items() if status == dg.DagsterRunStatus.STARTED]
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 128 + signal.SIGTERM, "SIGTERM stops the whole command"
+        assert len(at_kill) == 1, f"no run started after the signal ({at_kill})"
+        assert not alive, "a stopped run is not left looking alive"
+    else:
+        assert len(alive) == 1 or boundary == "analysis", f"the kill landed in a run ({at_kill})"
+    if boundary == "asr":  # the recogniser runs for seconds: the signal cuts a step, the run cannot have ended well
+        assert len(at_kill) == 1 and dg.DagsterRunStatus.SUCCESS not in at_kill.values(), at_kill
     before = finished_files(artifacts)
     if boundary == "analysis":
         assert any(k.startswith("cache/transcriptions/") for k in before), "the transcript was cached before"
@@ -80,10 +93,9 @@ def test_a_run_killed_at_a_stage_boundary_resumes_without_recomputing(tmp_path, 
         if not path.name.startswith("."):
             json.loads(path.read_bytes())
     with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
-        runs = instance.get_runs()
-        statuses = [r.status for r in runs]
-    assert dg.DagsterRunStatus.STARTED not in statuses, "no run is left looking alive"
-    dead = [r for r in runs if r.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)]
-    assert dead, f"the killed run is marked failed ({statuses})"
-    if sig == signal.SIGKILL:
+        runs = {r.run_id: r.status for r in instance.get_runs()}
+    assert dg.DagsterRunStatus.STARTED not in runs.values(), "no run is left looking alive"
+    dead = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+    assert all(runs[run_id] in dead for run_id in alive), f"the killed run is marked failed ({runs})"
+    if alive:
         assert "left running by a killed process: marked failed" in rerun.stdout

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from podcast_assets.cli.asr import add_command as add_asr_command
+from podcast_assets.cli.interrupts import Stopped, stop_on_signals
 from podcast_assets.cli.locking import artifact_root
 from podcast_assets.cli.oracle import add_command as add_oracle_command
 from podcast_assets.cli.pairs import cmd_pairs_add, cmd_pairs_list, cmd_pairs_remove
@@ -96,14 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = load_config(args.config)
-        if getattr(args, "lock", None) == "artifact_root":
-            with artifact_root(config, wait=args.wait):
-                return args.func(args, config)
-        return args.func(args, config)
+        with stop_on_signals():
+            config = load_config(args.config)
+            if getattr(args, "lock", None) == "artifact_root":
+                with artifact_root(config, wait=args.wait):
+                    return args.func(args, config)
+            return args.func(args, config)
     except PodcastAssetsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Stopped as stop:
+        print(f"\nstopped by {stop}: what finished is kept, so running the command again carries on"
+              " (`train --resume` continues its training session)", file=sys.stderr)  # fmt: skip
+        return stop.exit_code
 
 
 if __name__ == "__main__":

@@ -88,6 +88,7 @@ def _score(config: PipelineConfig, eval_config: PipelineConfig, pair_ids: list[s
     """Ingest each evaluation pair into the evaluation root, then score every version on every pair that ingested."""
     import dagster as dg
 
+    from podcast_assets.cli.interrupts import materialize
     from podcast_assets.definitions import build_resources
     from podcast_assets.defs.analysis import aligned_segments
     from podcast_assets.defs.ingest import document_graphs, transcriptions
@@ -103,7 +104,7 @@ def _score(config: PipelineConfig, eval_config: PipelineConfig, pair_ids: list[s
         instance.add_dynamic_partitions(training_pairs.name, pair_ids)
         for pair_id in pair_ids:
             print(f"  {pair_id}: reading the paper, transcribing, aligning ...", flush=True)
-            result = dg.materialize(
+            result = materialize(
                 [document_graphs, transcriptions, aligned_segments], partition_key=pair_id, instance=instance,
                 resources=build_resources(eval_config), raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING" if verbose else "CRITICAL"}}}},

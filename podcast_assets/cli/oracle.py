@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from podcast_assets.cli.instance import dagster_instance, launched_tags, recover_dead_runs
+from podcast_assets.cli.interrupts import execute
 from podcast_assets.cli.progress import failure_reasons, run_config
 from podcast_assets.cli.train import definitions
 from podcast_assets.core.config import PipelineConfig
@@ -26,7 +27,7 @@ def _run(config: PipelineConfig, job: str, asset: str, op_config: dict, verbose:
     instance = dagster_instance(config)
     for run_id in recover_dead_runs(instance):
         print(f"run {run_id} was left running by a killed process: marked failed, its pool slots freed")
-    result = defs.resolve_job_def(job).execute_in_process(
+    result = execute(defs.resolve_job_def(job),
         instance=instance,
         run_config={**run_config(verbose=verbose), "ops": {asset: {"config": op_config}}},
         raise_on_error=False,

@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from podcast_assets.cli.instance import dagster_instance, launched_tags, recover_dead_runs, register
+from podcast_assets.cli.interrupts import execute
 from podcast_assets.cli.progress import failure_reasons, run_config
 from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.ingest.pairs import discover_pairs
@@ -71,7 +72,7 @@ def cmd_apply(args: argparse.Namespace, config: PipelineConfig) -> int:
     failed = 0
     for pair_id in todo:
         print(f"{pair_id}: applying reviewed segments ...", flush=True)
-        result = job.execute_in_process(
+        result = execute(job,
             partition_key=pair_id, instance=instance, run_config=run_config(verbose=args.verbose),
             raise_on_error=False, tags=launched_tags(),
         )  # fmt: skip

@@ -9,6 +9,7 @@ import sys
 import time
 
 from podcast_assets.cli.instance import dagster_instance, launched_tags, recover_dead_runs, register
+from podcast_assets.cli.interrupts import execute
 from podcast_assets.cli.progress import failure_reasons, progress_logger, run_config
 from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.ingest.pairs import discover_pairs
@@ -28,7 +29,7 @@ def aggregate(defs, instance, config: dict) -> bool:
     from podcast_assets.defs.jobs import AGGREGATE_JOB_NAME
 
     print("aggregating the profiles of all pairs ...", flush=True)
-    result = defs.resolve_job_def(AGGREGATE_JOB_NAME).execute_in_process(
+    result = execute(defs.resolve_job_def(AGGREGATE_JOB_NAME),
         instance=instance, run_config=config, raise_on_error=False, tags=launched_tags()
     )
     if not result.success:
@@ -50,7 +51,7 @@ def align_best_visuals(defs, instance, pair_ids: list[str], config: dict) -> Non
     print("aligning visuals to the reference and the best trial's podcasts ...", flush=True)
     job = defs.resolve_job_def(VISUALS_JOB_NAME)
     for pair_id in pair_ids:
-        result = job.execute_in_process(partition_key=pair_id, instance=instance, run_config=config,
+        result = execute(job, partition_key=pair_id, instance=instance, run_config=config,
                                         raise_on_error=False, tags=launched_tags())  # fmt: skip
         if not result.success:
             print(f"    {pair_id}: " + "; ".join(failure_reasons(result)), file=sys.stderr)
@@ -94,7 +95,7 @@ def cmd_train(args: argparse.Namespace, config: PipelineConfig) -> int:
         started = time.perf_counter()
         print(f"[{n}/{len(pair_ids)}] {pair_id} ...", flush=True)
         manifest = discovery.pairs[pair_id].manifest_hash()
-        result = job.execute_in_process(
+        result = execute(job,
             partition_key=pair_id,
             instance=instance,
             run_config=logging_config,

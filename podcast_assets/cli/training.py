@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from podcast_assets.cli.interrupts import execute
 from podcast_assets.core.config import PipelineConfig
 from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.core.training.convergence import paired_improvement
@@ -103,7 +104,7 @@ def run_training(defs, instance, config: PipelineConfig, args: argparse.Namespac
                 continue
             started = time.perf_counter()
             print(f"{label}: writing, speaking, scoring ...", flush=True)
-            result = trial_job.execute_in_process(
+            result = execute(trial_job,
                 partition_key=pair_id,
                 instance=instance,
                 run_config={**logging_config, "ops": {"trial_results": {"config": {"trial_id": entry.trial_id}}}},
@@ -122,7 +123,7 @@ def run_training(defs, instance, config: PipelineConfig, args: argparse.Namespac
         if not trial_complete(store, session, entry.trial_id):
             print("the trial is incomplete (a pair's run did not finish); run again with --resume", file=sys.stderr)
             return False
-        summary = summary_job.execute_in_process(
+        summary = execute(summary_job,
             instance=instance, run_config=logging_config, raise_on_error=False,
             tags={**launched_tags(), SESSION_TAG: session.session_id, TRIAL_TAG: entry.trial_id},
         )  # fmt: skip

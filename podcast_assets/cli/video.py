@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from podcast_assets.cli.instance import dagster_instance, launched_tags, recover_dead_runs, register
+from podcast_assets.cli.interrupts import execute
 from podcast_assets.cli.progress import failure_reasons, run_config
 from podcast_assets.cli.train import definitions
 from podcast_assets.core.config import PipelineConfig
@@ -45,7 +46,7 @@ def cmd_video(args: argparse.Namespace, config: PipelineConfig) -> int:
         f"rendering {args.pair} ({source}) at {video.width}x{video.height}, {video.fps} fps ...", flush=True
     )
     logging = run_config(verbose=args.verbose)
-    result = defs.resolve_job_def(VIDEO_JOB_NAME).execute_in_process(
+    result = execute(defs.resolve_job_def(VIDEO_JOB_NAME),
         partition_key=args.pair,
         instance=instance,
         run_config={**logging, "ops": {"videos": {"config": {"source": source}}}},
