@@ -1,5 +1,5 @@
 """The nonsense checks on real papers: a read-out of the paper is caught copying and a human podcast is not; a
-question built from a bare keyword, a question nobody answers, a phrase naming another show (or heard in one podcast
+question built from a bare keyword, a question nobody answers (or answers with something else than it asks for), a phrase naming another show (or heard in one podcast
 only), a concept used before it is explained and one speaker holding the floor are each found; a grounded exchange
 passes."""
 
@@ -90,6 +90,29 @@ def test_each_kind_of_nonsense_is_found_and_a_grounded_exchange_passes(papers):
     assert _finding(checks, "rejected_phrases").examples == ["welcome to podcast fi"]
     assert not _finding(checks, "imbalance").passed and checks.largest_speaker_share > 0.8
     assert not checks.passed and "keyword_only 1" in checks.summary()
+
+
+def test_a_question_for_an_amount_or_a_reason_is_answered_only_by_one(papers):
+    _, (_, graph) = next(iter(papers.items()))
+    vague = _script(
+        ("host", "How big is the effect?"),
+        ("guest", "Figure 11 presents results related to the filtering method."),  # a figure's number is no amount
+        ("host", "Why does that matter?"),
+        ("guest", "The next section describes the data set and the models."),
+        ("host", "What does the figure show?"),
+        ("guest", "We will come back to it after the next part."),
+    )  # fmt: skip
+    found = _finding(check_script(vague, graph, concepts=[]), "unanswered")
+    assert found.examples == ["How big is the effect?", "Why does that matter?", "What does the figure show?"]
+    given = _script(
+        ("host", "How big is the effect?"),
+        ("guest", "Accuracy rose from 71 to 84 percent on the markets held out."),
+        ("host", "Why does that matter?"),
+        ("guest", "Because a fund can rebalance before the correlations shift, instead of after."),
+        ("host", "What does the figure show?"),
+        ("guest", "Each line is one market, and the curve climbs as the window grows."),
+    )  # fmt: skip
+    assert _finding(check_script(given, graph, concepts=[]), "unanswered").count == 0
 
 
 def test_a_concept_named_before_it_is_explained_is_reported(papers):

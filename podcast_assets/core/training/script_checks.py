@@ -5,7 +5,9 @@ A script's turns are its runs of segments by one speaker. Each check counts what
 - copied: the share of the script's words that lie in runs of COPY_WORDS or more words the paper has too (a turn
   that reads the paper out); limit MAX_COPIED_SHARE.
 - unanswered: a question (a turn whose last sentence asks) whose next turn is not another speaker's answer (a
-  turn with a statement of ANSWER_WORDS words or more); limit 0.
+  turn with a statement of ANSWER_WORDS words or more), or does not give what the question asks for: a question
+  for an amount or a comparison ("how big", "how well", "in numbers") wants a number or a comparison, one for a
+  reason ("why") a cause, a figure's a description (`answers`); limit 0.
 - keyword_only: a question whose words, once the question words and fillers are set aside, are nothing but one
   key concept or one keyword of the paper (a concept's word or a technical term: "So what is WEZ, exactly?"): a
   question built from a bare keyword; limit 0.
@@ -71,6 +73,39 @@ def turns_of(script: Script) -> list[Turn]:
         else:
             turns.append(Turn(segment.speaker, segment.text))
     return turns
+
+
+_ASKS_AMOUNT = re.compile(r"\b(?:how (?:big|well|much|many|large|often|fast|good|accurate)|in numbers|by how much)\b", re.I)
+_ASKS_REASON = re.compile(r"^\W*(?:(?:and|so|but)\s+)?why\b", re.I)
+_ASKS_FIGURE = re.compile(r"\bwhat (?:does|do) (?:the|this|that) (?:figure|table|plot|chart)s? show\b", re.I)
+_GIVES_AMOUNT = re.compile(
+    r"\d|\b(?:percent|twice|half|double|triple|more|less|fewer|higher|lower|better|worse|faster|slower|larger|"
+    r"smaller|outperform\w*|superior|inferior|improv\w*|reduc\w*|increas\w*|decreas\w*|best|worst|most|least|"
+    r"(?:high|low|larg|small|great|fast|slow|strong|weak|earli|clos)est|no significant)\b",
+    re.I,
+)
+_REFERENCE_NUMBER = re.compile(r"\b(?:fig(?:ure)?s?|tables?|sections?|equations?|chapters?|steps?)\.?\s*\d+(?:\s*(?:,|and)\s*\d+)*", re.I)
+"""'Figure 11' is a name, not an amount."""
+_GIVES_REASON = re.compile(
+    r"\b(?:because|since|due to|as a result|so that|in order to|leads? to|led to|caus\w*|driv\w*|lack\w*|"
+    r"without|cannot|can't|fails?|hard|difficult|costly|expensive|limit\w*|problem|challeng\w*|need\w*|"
+    r"requir\w*|depend\w*|matters?|important|allows?|enables?|otherwise)\b",
+    re.I,
+)
+_GIVES_FIGURE = re.compile(r"\b(?:shows?|showing|plots?|compares?|presents?|displays?|depicts?|illustrat\w*|"
+                           r"each|axis|line|bar|curve|map|panel|colou?r\w*)\b", re.I)  # fmt: skip
+
+
+def answers(question: str, answer: str) -> bool:
+    """Whether `answer` gives the kind of thing `question` asks for, where the question says (an amount or a
+    comparison, a reason, what a figure shows); any statement answers an open question."""
+    if _ASKS_AMOUNT.search(question):
+        return bool(_GIVES_AMOUNT.search(_REFERENCE_NUMBER.sub(" ", answer)))
+    if _ASKS_REASON.search(question):
+        return bool(_GIVES_REASON.search(answer))
+    if _ASKS_FIGURE.search(question):
+        return bool(_GIVES_FIGURE.search(answer))
+    return True
 
 
 def _statement_words(text: str) -> int:
@@ -149,7 +184,8 @@ def check_script(
             continue
         questions += 1
         following = turns[i + 1] if i + 1 < len(turns) else None
-        if following is None or following.speaker == turn.speaker or _statement_words(following.text) < ANSWER_WORDS:
+        if (following is None or following.speaker == turn.speaker or _statement_words(following.text) < ANSWER_WORDS
+                or not answers(said[-1], following.text)):  # fmt: skip
             unanswered.append(said[-1])
 
     late = []

@@ -6,15 +6,15 @@ so the script must carry that paper's content (its abstract, methods, results, f
 the order and proportions the references use. Nothing is invented: every content sentence is a paper
 sentence made speakable (citations, equations, URLs and parenthetical asides dropped, abbreviations
 spelled out, "we" becomes "they", long sentences cut at clause boundaries). The only words the writer adds
-are signposts, questions and framings that state no fact ("Let's look at Figure 2", "So what is X,
-exactly?", "Think of X as ..." around the paper's own definition), and the learned phrases of the profile.
+are signposts, questions and reactions that state no fact ("Let's look at Figure 2", "How big is the effect?"
+before a sentence that gives an amount, "Right."), and the learned phrases of the profile that pass its filter.
 
 By what each part does:
 - `plan`: the segments in order with their word budgets (the canonical sequence and its documented
   insertions), rationed to what the paper holds;
 - `paper`: the document graph prepared for writing (spoken sentences, the atom pool of each type);
 - `draft`: one segment's content (which atoms, which leads, where it starts, what fits);
-- `phrasing`: the words the writer adds (opening, signposts, transitions, questions, analogies);
+- `phrasing`: the words the writer adds (opening, signposts, transitions, questions fitted to their answers);
 - `script`: `write_script`, which puts them together;
 - `length`: `fit_length` and `paper_supply`, the length correction and its ceiling.
 """

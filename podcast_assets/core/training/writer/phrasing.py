@@ -1,6 +1,5 @@
 """The words the writer adds to the paper's own: the opening, signposts and learned transition phrases at type
-changes, questions about the coming segment, and the paper's own definitions and comparisons framed as
-explanations. None of them states a fact.
+changes, questions about the coming segment, fitted to what the answer gives, and reactions. None of them states a fact.
 """
 
 from __future__ import annotations
@@ -10,7 +9,8 @@ import re
 from collections.abc import Sequence
 
 from podcast_assets.core.text import STOPWORDS, sentences
-from podcast_assets.core.training.spoken import ANAPHORIC_START, finish, lower_first, plain
+from podcast_assets.core.training.script_checks import answers
+from podcast_assets.core.training.spoken import ANAPHORIC_START, finish, plain
 from podcast_assets.core.training.writer.paper import Paper
 
 _GREETINGS = ("welcome", "hello", "hi")
@@ -34,7 +34,7 @@ _TYPE_QUESTIONS: dict[str, tuple[str, ...]] = {
     "problem": ("What problem are they trying to solve?", "So where does it get hard?"),
     "methodology": ("So how did they actually do it?", "How does that part work?", "What's the next step?"),
     "key_finding": ("And what did they find?", "So what do the results say?", "What else came out of it?"),
-    "figure": ("What does the figure show?",),
+    "figure": ("What does the figure show?", "What are we looking at here?"),
     "implication": ("Why does this matter?", "What could this change?"),
     "limitation": ("Are there any limitations?", "What are the catches?"),
     "conclusion": ("So what's the big takeaway?", "How would you sum it up?"),
@@ -43,6 +43,8 @@ _TYPE_QUESTIONS: dict[str, tuple[str, ...]] = {
 }
 _FINDING_WITH_NUMBERS = ("How well did it work, in numbers?", "How big is the effect?")
 """Asked before findings whose answer holds the paper's numbers."""
+_OPEN = ("Tell me more.", "Go on, what's next?")
+"""Asked when none of the type's questions fits the answer (each type has open ones, so rarely)."""
 _FOLLOW_UPS: dict[str, tuple[str, ...]] = {
     "methodology": ("And what happens next?", "How does that step work?", "And then?"),
     "key_finding": ("What else came out of it?", "And what about the rest?"),
@@ -55,7 +57,8 @@ _FOLLOW_UPS: dict[str, tuple[str, ...]] = {
 BACKCHANNELS = ("Right.", "Okay.", "I see.", "Got it.", "Go on.", "Interesting.")
 """The host's short reactions inside a long answer when no question is due."""
 _DEFINITION = re.compile(
-    r"^(?P<term>(?:(?:The|A|An)\s+)?[^,;:]{2,60}?)\s+(?:is|are|refers to|denotes)\s+(?P<rest>(?:a|an|the|one)\b.{8,})$"
+    r"^(?P<term>(?:(?:The|A|An)\s+)?[^,;:]{2,60}?)\s+(?:(?:is|are)(?: defined as)?\s+(?:a|an|one)\b|refers? to|denotes)"
+    r"\s+(?P<rest>.{8,})$"
 )
 _COMPARISON = re.compile(
     r"\b(?:similar to|analogous(?: to)?|akin to|just as|in the same way|resembl\w*|mimic\w*|inspired by|"
@@ -99,29 +102,38 @@ def phrase_sentence(span: str, filler: str | None) -> str | None:
     return finish(span) if len(words) >= 3 else None
 
 
-def question_for(segment_type: str, index: int, *, numbers: bool = False) -> str:
+def question_for(segment_type: str, index: int, answer: str) -> str:
     """The host's question that opens a segment, asked of what the paper's structure answers there (what problem,
-    how, how well, what it means, what it leaves open), varied deterministically by its running index; before
-    findings that hold numbers, it asks for them. Never built from a keyword."""
-    options = _FINDING_WITH_NUMBERS if numbers and segment_type == "key_finding" else None
-    options = options or _TYPE_QUESTIONS.get(segment_type, ("Where does that lead?",))
-    return options[index % len(options)]
+    how, how well, what it means, what it leaves open), varied deterministically by its running index, and one
+    that `answer` (what the expert says next) gives what it asks for (script_checks.answers: no "how big is the
+    effect?" before a sentence without an amount); before findings that hold an amount, it asks for it. Never
+    built from a keyword."""
+    options = _TYPE_QUESTIONS.get(segment_type, _OPEN)
+    if segment_type == "key_finding" and answers(_FINDING_WITH_NUMBERS[0], answer):
+        options = _FINDING_WITH_NUMBERS
+    rotated = [options[(index + k) % len(options)] for k in range(len(options))]
+    return next((q for q in rotated if answers(q, answer)), _OPEN[index % len(_OPEN)])
 
 
-def follow_up(segment_type: str, index: int, *, ask: bool) -> str:
-    """What the host says between two parts of a long answer: a follow-up question when one is due, else a
-    short reaction."""
+def follow_up(segment_type: str, index: int, *, ask: bool, answer: str) -> str:
+    """What the host says between two parts of a long answer: a follow-up question when one is due and `answer`
+    (the next part) gives what it asks for, else a short reaction."""
     if ask:
         options = _FOLLOW_UPS.get(segment_type, ("And then?",))
-        return options[index % len(options)]
+        rotated = [options[(index + k) % len(options)] for k in range(len(options))]
+        fitting = next((q for q in rotated if answers(q, answer)), None)
+        if fitting:
+            return fitting
     return BACKCHANNELS[index % len(BACKCHANNELS)]
 
 
 def as_explanation(
     sentence: str, concepts: Sequence[str], patterns: dict[str, re.Pattern[str]]
 ) -> str | None:
-    """The paper's own definition of a key concept ('X is a ...') or its own comparison, framed as an
-    explanation ('Think of X as a ...'); None when the sentence is neither."""
+    """The sentence when it is the paper's own definition of a key concept or a name ('X is a ...', 'X refers
+    to ...') or the paper's own comparison ('similar to', 'like a'), said as the paper says it; None when it is
+    neither. (It used to be framed 'Think of X as ...': a prefix that made any sentence sound like an analogy and
+    counted as one.)"""
     match = _DEFINITION.match(sentence)
     if match:
         term = match.group("term")
@@ -130,13 +142,9 @@ def as_explanation(
         capitals = bare[1:] if bare == term else bare
         named = any(patterns[c].search(term) for c in concepts) or any(c.isupper() for c in capitals)
         if named and len(bare.split()) <= 6 and bare.split()[0].lower() not in STOPWORDS:
-            return f"Think of {lower_first(term)} as {match.group('rest')}"
-    if (
-        _COMPARISON.search(sentence)
-        and not sentence.startswith("Think of")
-        and not ANAPHORIC_START.match(sentence)
-    ):
-        return f"Think of it this way: {lower_first(sentence)}"
+            return sentence
+    if _COMPARISON.search(sentence) and not ANAPHORIC_START.match(sentence):
+        return sentence
     return None
 
 

@@ -35,14 +35,13 @@ from podcast_assets.core.training.writer.phrasing import (
 )
 from podcast_assets.core.training.writer.plan import ration, segment_plan
 
-WRITER = "offline-writer-v2"
+WRITER = "offline-writer-v3"
 """Recorded in Script.writer; part of what a trial's content address depends on."""
 HOST, GUEST = "host", "guest"
 ANSWER_SENTENCES = 2
 """The most sentences of one expert turn before the host follows up or reacts (two-speaker scripts)."""
 SETUP_SENTENCES = 3
 """A part of at least this many sentences is set up by the host with its first (a new part always is)."""
-_NUMBER = re.compile(r"\d")
 FIT_TOLERANCE = 0.02
 """write_script corrects its own first draft when it misses the word budget by more than this share."""
 
@@ -81,9 +80,10 @@ def write_script(
     """A segment-typed podcast script of the paper, planned by `segment_plan` and spoken from the paper's
     own atoms (see the module docstring). Deterministic: the same inputs give the same script.
 
-    Questions come at settings.questions_per_minute, about what the coming segment answers (in two-speaker mode
-    the host asks them and the expert, the guest, answers: see the module docstring); analogies at analogies_per_minute, only where a paper sentence
-    defines a key concept or makes a comparison; a learned transition phrase opens a share phrase_use of the
+    Questions come at settings.questions_per_minute, about what the coming segment answers and fitted to it (in
+    two-speaker mode the host asks them and the expert, the guest, answers: see the module docstring); at
+    analogies_per_minute a segment leads with a paper sentence that defines a key concept or makes a comparison,
+    said as the paper says it; a learned transition phrase opens a share phrase_use of the
     type changes, a plain signpost the others. The draft is then fitted to the word budget (`fit_length`
     rules) when it misses it by more than FIT_TOLERANCE."""
     if target_seconds <= 0:
@@ -148,38 +148,38 @@ def write_script(
                 continue
         if framed:
             analogies.done()
-        if lead_in and body and not two and not body[0].startswith(("In ", "Think of")):
+        if lead_in and body and not two and not body[0].startswith("In "):
             opening, body = [], [lead_in + lower_first(body[0]), *body[1:]]
-        question: list[str] = []
-        if question_due and body:
-            answer = body[1:] if two and len(body) > 1 else body  # in a dialogue the host says the first sentence
-            question = [question_for(slot.type, asked, numbers=bool(_NUMBER.search(" ".join(answer))))]
-            asked += 1
-            questions.done()
         figures = list(dict.fromkeys(([figure_id] if figure_id else []) + paper.figures_named(" ".join(body))))
         spoken = said = they(body)
+        parts = _units(said)
+        setup: list[str] = []
         if two:
             # the host sets a new part (or a long stretch of one) up with its first sentence, the expert takes it on
             # (a figure is the expert's to show: the host asks what it shows)
             long_part = first_of_run or len(said) >= SETUP_SENTENCES
-            setup = said[:1] if len(said) > 1 and long_part and slot.type != "figure" else []
-            said = said[len(setup) :]
+            setup = parts.pop(0) if len(parts) > 1 and long_part and slot.type != "figure" else []
+        replies = _turns(parts) if two else [said]
+        question: list[str] = []
+        if question_due and replies and replies[0]:
+            question = [question_for(slot.type, asked, " ".join(replies[0]))]
+            asked += 1
+            questions.done()
+        if two:
             if opening or setup or question:
                 emit(Turn(slot.type, HOST, opening + setup + question, atoms if setup else [], figures if setup else []))
-            start = 0
-            while start < len(said):
-                if start:
-                    ask = questions.due(written) and len(said) - start > 1
-                    lead = said[start : start + 1] if ask else []  # the host takes the next point up and asks on
-                    emit(Turn(slot.type, HOST, lead + [follow_up(slot.type, reacted, ask=ask)]))
-                    start += len(lead)
+            for k, answer in enumerate(replies):
+                if k:
+                    ask = questions.due(written) and len(answer) > 1
+                    # the host takes the next point up and asks on, with a question its rest answers
+                    lead = _units(answer)[0] if ask and len(_units(answer)) > 1 else []
+                    answer = answer[len(lead) :]
+                    emit(Turn(slot.type, HOST, lead + [follow_up(slot.type, reacted, ask=ask, answer=" ".join(answer))]))
                     reacted += 1
                     if ask:
                         questions.done()
-                first = start == 0 and not setup  # the atoms and figures go with the first words said of them
-                emit(Turn(slot.type, GUEST, said[start : start + ANSWER_SENTENCES], atoms if first else [],
-                          figures if first else []))  # fmt: skip
-                start += ANSWER_SENTENCES
+                first = k == 0 and not setup  # the atoms and figures go with the first words said of them
+                emit(Turn(slot.type, GUEST, answer, atoms if first else [], figures if first else []))
         elif opening + question + said:
             emit(Turn(slot.type, HOST, opening + question + said, atoms, figures))
         draft.covered.update(paper.concepts_in(" ".join(spoken)))
@@ -196,6 +196,32 @@ def write_script(
     if abs(script.word_count - budget_words) > FIT_TOLERANCE * budget_words:
         script = resize(script, paper, budget_words)
     return script.model_copy(update={"target_words": budget_words})
+
+
+_CONTINUATION = re.compile(r"^(?:And|But|Or|So|By contrast,|Which)\b")
+"""A sentence opening so is the rest of the one before (spoken.cut_sentence makes them): one speaker says both."""
+
+
+def _units(said: Sequence[str]) -> list[list[str]]:
+    """The sentences grouped so that a continuation stays with the sentence it continues."""
+    out: list[list[str]] = []
+    for sentence in said:
+        if out and _CONTINUATION.match(sentence):
+            out[-1].append(sentence)
+        else:
+            out.append([sentence])
+    return out
+
+
+def _turns(parts: Sequence[list[str]]) -> list[list[str]]:
+    """The expert's turns: units gathered up to ANSWER_SENTENCES sentences (a longer unit is a turn of its own)."""
+    out: list[list[str]] = []
+    for unit in parts:
+        if out and len(out[-1]) + len(unit) <= ANSWER_SENTENCES:
+            out[-1].extend(unit)
+        else:
+            out.append(list(unit))
+    return out
 
 
 def _script(
