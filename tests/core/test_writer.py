@@ -103,9 +103,11 @@ def test_paper_text_becomes_speakable_sentences():
         "Smith et al. showed the cost grows quadratically with the batch size as we scale it up. "
         "Code is at https://github.com/example/repo for anyone who wants it today. "
         "The loss is L = -log(p) summed over the batch of examples. "
-        "Our results hold across three datasets and two model sizes."
+        "Our results hold across three datasets and two model sizes. "
+        "In this study, we address the forecast as a link prediction problem."
     )
     spoken = spoken_sentences(text, max_words=28)
+    assert spoken[-1] == "The authors address the forecast as a link prediction problem."  # no "In this study"
     joined = " ".join(spoken)
     assert spoken[0] == "The authors propose a tile-based method that scales contrastive training."
     assert "for example, CLIP and ALIGN, that is, the usual baselines" in joined

@@ -1,6 +1,6 @@
-"""Paper sentences made speakable, for the offline writer: citations, equations, URLs and parenthetical
-asides dropped, abbreviations spelled out, "we" becomes "they", long sentences cut at clause boundaries,
-titles read aloud. Nothing is added: a sentence that cannot be spoken is skipped."""
+"""Paper sentences made speakable, for the offline writer: citations, equations, URLs, parenthetical asides
+and openings that point along the paper's pages ("In this study,") dropped, abbreviations spelled out, "we"
+becomes "they", long sentences cut at clause boundaries, titles read aloud. Nothing is added: a sentence that cannot be spoken is skipped."""
 
 from __future__ import annotations
 
@@ -53,6 +53,13 @@ _LEADING_REFERENCE = re.compile(
     r"^As (?:discussed|described|shown|detailed|mentioned|defined|illustrated|seen) (?:in|by) "
     r"(?:Section|Appendix|Algorithm|equation|Equation)\s*[\w.]*?,\s*"
 )
+_DOCUMENT_FLOW = re.compile(
+    r"^(?:In (?:this|the present|our) (?:study|article|paper|work|section|chapter|manuscript|letter|report),|"
+    r"For such,|In other words,|Afterwards,|Here,|To this end,|Initially,)\s+",
+    re.IGNORECASE,
+)
+"""A sentence's opening words that point along the paper's pages ('In this study,', 'Afterwards,'): in a
+conversation they point nowhere, so they are not said."""
 _NAVIGATION = re.compile(
     r"\b(?:[Ss]ections?|[Aa]ppendix|[Aa]ppendices|[Cc]hapters?|Algorithms?\s*\d|Algorithms?\b(?!\s+[a-z])|"
     r"[Ee]quations?|Eqs?\.?|Lemma|Theorem|Supplementary|Refs?\.\s*\d+)\b"
@@ -238,7 +245,7 @@ def spoken_sentences(text: str, max_words: int) -> list[str]:
     out = []
     for raw in sentences(text):
         sentence = _LEADING_BULLET.sub("", raw).strip()
-        stripped = _LEADING_REFERENCE.sub("", _RUN_IN_HEADING.sub("", sentence))
+        stripped = _DOCUMENT_FLOW.sub("", _LEADING_REFERENCE.sub("", _RUN_IN_HEADING.sub("", sentence)))
         sentence = _capitalise(stripped) if stripped != sentence else sentence
         if not _is_prose(sentence):
             continue
