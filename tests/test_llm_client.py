@@ -377,6 +377,8 @@ def test_from_settings():
     )
     capped = LLMResource.from_settings(LLMSettings(max_output_tokens=9000), cache_dir="/tmp/c", budget_usd=2.5)
     assert (capped.budget_usd, capped.max_output_tokens) == (2.5, 9000)
+    slow = LLMResource.from_settings(LLMSettings(request_timeout_s=600, deadline_s=1800), cache_dir="/tmp/c")
+    assert (slow.request_timeout_s, slow.deadline_s) == (600, 1800)  # a local model on a CPU
 
 
 # --- pure helpers -------------------------------------------------------------------------------

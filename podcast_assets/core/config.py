@@ -95,6 +95,10 @@ class LLMSettings(Settings):
     max_output_tokens: int = Field(
         default=8192, ge=256, description="Longest reply; a standard-depth script needs several thousand tokens."
     )
+    request_timeout_s: float = Field(
+        default=60.0, gt=0, description="Timeout of one request; a local model on a CPU may need minutes per script."
+    )
+    deadline_s: float = Field(default=180.0, gt=0, description="Wall-clock limit of one call, all retries included.")
 
     @model_validator(mode="after")
     def _remote_needs_model(self) -> LLMSettings:

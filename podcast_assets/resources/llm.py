@@ -146,6 +146,8 @@ class LLMResource(dg.ConfigurableResource):
             base_url=settings.base_url,
             api_key_env=settings.api_key_env,
             max_output_tokens=settings.max_output_tokens,
+            request_timeout_s=settings.request_timeout_s,
+            deadline_s=settings.deadline_s,
             budget_usd=budget_usd,
             cache_dir=cache_dir,
             shared_cache=shared_cache,
@@ -270,7 +272,7 @@ class LLMResource(dg.ConfigurableResource):
             if remaining <= 0:
                 raise LLMRetryableError(
                     f"{task}: no reply within the {self.deadline_s:g} s deadline",
-                    fix="run again later; a later run may succeed",
+                    fix="run again later; a slow (local) model needs a longer llm.request_timeout_s and llm.deadline_s",
                     record=record(),
                 )
             spend.attempts += 1
