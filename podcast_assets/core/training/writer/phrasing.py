@@ -102,29 +102,35 @@ def phrase_sentence(span: str, filler: str | None) -> str | None:
     return finish(span) if len(words) >= 3 else None
 
 
-def question_for(segment_type: str, index: int, answer: str) -> str:
+def question_for(segment_type: str, index: int, answer: str, *, after_setup: bool = False) -> str:
     """The host's question that opens a segment, asked of what the paper's structure answers there (what problem,
     how, how well, what it means, what it leaves open), varied deterministically by its running index, and one
     that `answer` (what the expert says next) gives what it asks for (script_checks.answers: no "how big is the
-    effect?" before a sentence without an amount); before findings that hold an amount, it asks for it. Never
-    built from a keyword."""
-    options = _TYPE_QUESTIONS.get(segment_type, _OPEN)
+    effect?" before a sentence without an amount); before findings that hold an amount, it asks for it. When the
+    host has just set the part up with its first sentence (`after_setup`), the question follows that up ("What
+    else came out of it?", not "And what did they find?" after saying a finding). Never built from a keyword."""
+    follow = _FOLLOW_UPS.get(segment_type, ()) if after_setup else ()
+    asked = _TYPE_QUESTIONS.get(segment_type, _OPEN)
     if segment_type == "key_finding" and answers(_FINDING_WITH_NUMBERS[0], answer):
-        options = _FINDING_WITH_NUMBERS
+        asked = _FINDING_WITH_NUMBERS
+    for options in (follow, asked):
+        fitting = _first_fitting(options, index, answer)
+        if fitting:
+            return fitting
+    return _OPEN[index % len(_OPEN)]
+
+
+def _first_fitting(options: Sequence[str], index: int, answer: str) -> str | None:
+    """The first of `options`, rotated by `index`, that `answer` answers."""
     rotated = [options[(index + k) % len(options)] for k in range(len(options))]
-    return next((q for q in rotated if answers(q, answer)), _OPEN[index % len(_OPEN)])
+    return next((q for q in rotated if answers(q, answer)), None)
 
 
 def follow_up(segment_type: str, index: int, *, ask: bool, answer: str) -> str:
     """What the host says between two parts of a long answer: a follow-up question when one is due and `answer`
     (the next part) gives what it asks for, else a short reaction."""
-    if ask:
-        options = _FOLLOW_UPS.get(segment_type, ("And then?",))
-        rotated = [options[(index + k) % len(options)] for k in range(len(options))]
-        fitting = next((q for q in rotated if answers(q, answer)), None)
-        if fitting:
-            return fitting
-    return BACKCHANNELS[index % len(BACKCHANNELS)]
+    fitting = _first_fitting(_FOLLOW_UPS.get(segment_type, ("And then?",)), index, answer) if ask else None
+    return fitting or BACKCHANNELS[index % len(BACKCHANNELS)]
 
 
 def as_explanation(

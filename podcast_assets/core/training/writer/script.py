@@ -162,7 +162,7 @@ def write_script(
         replies = _turns(parts) if two else [said]
         question: list[str] = []
         if question_due and replies and replies[0]:
-            question = [question_for(slot.type, asked, " ".join(replies[0]))]
+            question = [question_for(slot.type, asked, " ".join(replies[0]), after_setup=bool(setup))]
             asked += 1
             questions.done()
         if two:
