@@ -104,10 +104,18 @@ def test_paper_text_becomes_speakable_sentences():
         "Code is at https://github.com/example/repo for anyone who wants it today. "
         "The loss is L = -log(p) summed over the batch of examples. "
         "Our results hold across three datasets and two model sizes. "
-        "In this study, we address the forecast as a link prediction problem."
+        "In this study, we address the forecast as a link prediction problem. "
+        "Afterwards, we present a set of predictive analyses related to the benchmark methods. "
+        "Finally, we present a discussion about the interpretability of the models. "
+        "We present a new loss that halves the memory of contrastive training. "
+        "It finds trial sites by similarity rather than just climatic conditions 81,82. It costs 1,000 euros a year."
     )
     spoken = spoken_sentences(text, max_words=28)
-    assert spoken[-1] == "The authors address the forecast as a link prediction problem."  # no "In this study"
+    assert "The authors address the forecast as a link prediction problem." in spoken  # no "In this study"
+    assert spoken[-3] == "The authors present a new loss that halves the memory of contrastive training."
+    assert spoken[-2:] == ["It finds trial sites by similarity rather than just climatic conditions.",
+                           "It costs 1,000 euros a year."]  # fmt: skip
+    assert not any("discussion" in s or "predictive analyses" in s for s in spoken)  # the layout is not narrated
     joined = " ".join(spoken)
     assert spoken[0] == "The authors propose a tile-based method that scales contrastive training."
     assert "for example, CLIP and ALIGN, that is, the usual baselines" in joined

@@ -1,6 +1,8 @@
 """Paper sentences made speakable, for the offline writer: citations, equations, URLs, parenthetical asides
-and openings that point along the paper's pages ("In this study,") dropped, abbreviations spelled out, "we"
-becomes "they", long sentences cut at clause boundaries, titles read aloud. Nothing is added: a sentence that cannot be spoken is skipped."""
+and openings that point along the paper's pages ("In this study,") dropped, sentences that only narrate its
+layout ("Finally, we present a discussion") skipped, abbreviations spelled out, "we" becomes "they", long
+sentences cut at clause boundaries, titles read aloud. Nothing is added: a sentence that cannot be spoken is
+skipped."""
 
 from __future__ import annotations
 
@@ -65,10 +67,26 @@ _NAVIGATION = re.compile(
     r"[Ee]quations?|Eqs?\.?|Lemma|Theorem|Supplementary|Refs?\.\s*\d+)\b"
 )
 """Sentences that point into the paper's apparatus are not spoken."""
+_ROADMAP = re.compile(
+    r"^(?:(?:then|next|finally|afterwards|first|second|lastly|subsequently),?\s+)?"
+    r"(?:we|this (?:paper|article|study|work|section|chapter)|the (?:paper|article|study))\s+"
+    r"(?:(?:then|also|first|finally|briefly|further)\s+)?"
+    r"(?:present|describe|discuss|introduce|outline|review|summari[sz]e|detail|provide|report|give)s?\b"
+    r"(?:\W+\w+){0,7}?\W+(?:results?|experiments?|discussions?|conclusions?|analys[ie]s|overview|summary|details|"
+    r"related work|literature|background|evaluation|set-?up|approach|methodology|framework|data ?sets?|findings|"
+    r"implications|limitations|future work)\b",
+    re.IGNORECASE,
+)
+_NEW_CONTENT = re.compile(r"\d|\b(?:novel|new|that|which|where|whose)\b", re.IGNORECASE)
+"""A sentence that narrates the paper's layout ('Afterwards, we present a set of predictive analyses ...', 'Finally,
+we present a discussion about ...') says where things are in the text, not what they are: it is not spoken, unless
+it also says something (a number, a new thing, a clause about it)."""
 _CODE_LINE = re.compile(r"(?:^|\s)\d{1,2}:\s|\bend (?:for|if|while)\b|\bRequire:")
 _URL = re.compile(r"https?://\S+|www\.\S+|\S+@\S+")
 _GLUED_CITATION = re.compile(r"(?<=[a-z]{3})\d{1,3}(?:[–,\-]\d{1,3})*(?=[\s.,;:!?]|$)")
 """Superscript reference numbers the PDF text glues to a word: 'task22.', 'by6', 'series23,'."""
+_LISTED_CITATION = re.compile(r"(?<=[a-z]{3})\s+\d{1,3}(?:,\d{1,2})+(?=[.;:!?]|\s|$)")
+"""Reference numbers after a word, listed without spaces: 'climatic conditions 81,82.' (not '1,000')."""
 _ENUMERATOR = re.compile(r"(?:(?<=^)|(?<=\s))(?:\d{1,2}\)|[ivx]{1,4}\))\s*|^\d{1,2}\.\s+")
 _LEADING_BULLET = re.compile(r"^\s*[•▪◦\-–—*]\s*")
 _MATH = re.compile(
@@ -150,7 +168,7 @@ def _drop_asides(text: str) -> str:
         previous = text
         text = _BRACKETS.sub(bracket, text)
         text = _PARENS.sub(paren, text)
-    text = _GLUED_CITATION.sub("", text)
+    text = _LISTED_CITATION.sub("", _GLUED_CITATION.sub("", text))
     text = _ENUMERATOR.sub("", text)
     text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
     return _MULTI_PUNCT.sub("", " ".join(text.split()))
@@ -164,6 +182,8 @@ def _is_prose(sentence: str) -> bool:
     if not sentence.endswith((".", "!", "?")) or _MATH.search(sentence) or "@" in sentence:
         return False
     if _UNSPEAKABLE in sentence or _NAVIGATION.search(sentence) or _CODE_LINE.search(sentence):
+        return False
+    if _ROADMAP.search(sentence) and not _NEW_CONTENT.search(sentence):
         return False
     if " + " in sentence or any(unicodedata.combining(c) for c in sentence):
         return False
