@@ -109,6 +109,8 @@ def test_add_a_pair_then_materialize_it_with_the_dagster_cli_then_train_and_remo
     assert "rendering 1" in video.stdout and "(100%)" in video.stdout, "progress while rendering"
     media = probe(root / "wheat.mp4")
     assert abs(media.video_seconds - media.audio_seconds) <= 0.1 and (media.width, media.height) == (320, 180)
+    assert "captions (" in video.stdout and (root / "wheat.vtt").read_text().startswith("WEBVTT")
+    assert " --> " in (root / "wheat.srt").read_text()
     again = run(str(BIN / "podcast-assets"), "video", "wheat", "--trial", "best")
     assert "already rendered from the same inputs" in again.stdout
     missing = run(str(BIN / "podcast-assets"), "video", "wheat", "--trial", "t009", check=False)

@@ -115,6 +115,9 @@ def test_rendered_videos_are_whole_and_show_each_figure_when_it_is_discussed(pai
         assert abs(media.video_seconds - media.audio_seconds) <= MAX_AV_GAP_S, pair_id
         assert abs(media.audio_seconds - alignment.duration) <= 0.5, pair_id
         assert "data:image/png;base64," in meta["frames"]
+        vtt, srt = Path(meta["captions_webvtt"]), Path(meta["captions_srt"])  # beside the video, from its words
+        assert vtt.read_text().startswith("WEBVTT") and vtt.with_suffix(".mp4") == path and meta["captions"] > 0
+        assert srt.read_text().count(" --> ") == meta["captions"]
         graph = store.read_model(f"training_pairs/{pair_id}/document_graph.json", DocumentGraph)
         images = {f.id: store.path(f.image_path) for f in graph.figures}
         size = (SMALL["width"], SMALL["height"])

@@ -68,10 +68,16 @@ def cmd_video(args: argparse.Namespace, config: PipelineConfig) -> int:
     print(f"{meta['video_seconds']:.1f} s of video, {meta['size']}, {meta['megabytes']:.1f} MB: {how}")
     for warning in meta["warnings"]:
         print(f"    warning: {warning}")
+    captions = {ext: Path(meta[key]) for ext, key in ((".vtt", "captions_webvtt"), (".srt", "captions_srt"))}
     if args.out:
-        publish_copy(path, Path(args.out))
-        path = Path(args.out)
+        out = Path(args.out)
+        publish_copy(path, out)
+        for ext, src in captions.items():
+            publish_copy(src, out.with_suffix(ext))
+            captions[ext] = out.with_suffix(ext)
+        path = out
     print(f"video: {path}")
+    print(f"captions ({meta['captions']}): {captions['.vtt']}, {captions['.srt']}")
     return 0
 
 

@@ -11,6 +11,7 @@ from podcast_assets.core.errors import PairError, VideoError
 from podcast_assets.core.previews import png_markdown
 from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.core.video.alignment import align_visuals
+from podcast_assets.core.video.captions import srt, transcript_captions, webvtt
 from podcast_assets.core.video.models import SyncReport, VisualAlignment
 from podcast_assets.core.video.probe import frame_at
 from podcast_assets.core.video.sources import (
@@ -219,7 +220,8 @@ def videos(
     video: VideoResource,
 ) -> dg.MaterializeResult:
     """The podcast as an H.264 MP4: its audio under the visual alignment's figures (Ken Burns zoom and pan),
-    quote cards and title cards, with fades. Rendered on demand (`podcast-assets video <pair>`), cached by the
+    quote cards and title cards, with fades, and its captions from the words' timings as WebVTT and SRT beside
+    it. Rendered on demand (`podcast-assets video <pair>`), cached by the
     content address of its inputs, and published only once read back whole."""
     pair_id = context.partition_key
     store = artifacts.open()
@@ -257,6 +259,12 @@ def videos(
     for warning in report.warnings:
         context.log.warning(f"{pair_id}: {warning}")
     path = store.local(report.path)
+    cues = transcript_captions(source.transcription)
+    stem = report.path.removesuffix(".mp4")
+    subtitles = {
+        "webvtt": store.local(store.write_bytes(f"{stem}.vtt", webvtt(cues).encode())),
+        "srt": store.local(store.write_bytes(f"{stem}.srt", srt(cues).encode())),
+    }
     firsts = {}
     for c in alignment.cues:
         if c.kind not in firsts and c.duration > 2 * settings.fade_seconds:
@@ -266,6 +274,9 @@ def videos(
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(path)),
+            "captions_webvtt": dg.MetadataValue.path(str(subtitles["webvtt"])),
+            "captions_srt": dg.MetadataValue.path(str(subtitles["srt"])),
+            "captions": len(cues),
             "source": source.label,
             "rendered_now": rendered,
             "video_seconds": report.video_seconds,

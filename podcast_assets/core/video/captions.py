@@ -1,0 +1,122 @@
+"""Captions from a podcast's word timings, written as WebVTT and SRT beside its video.
+
+A caption is at most MAX_LINES lines of at most MAX_LINE_CHARS characters (the usual broadcast limits), shown
+from its first word's start to its last word's end, so it keeps time with the words to the recogniser's
+precision. A word the recogniser split off ('5' '.5') is printed joined. A new caption starts where the next word would not fit, after a sentence's last word once the
+caption holds MIN_CHARS characters, after a pause of PAUSE_S or more, and once a caption has run MAX_SECONDS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from podcast_assets.core.ingest.models import TranscriptionResult, Word
+
+MAX_LINE_CHARS = 42
+MAX_LINES = 2
+MIN_CHARS = 24
+PAUSE_S = 0.7
+MAX_SECONDS = 6.0
+
+
+@dataclass(frozen=True)
+class Caption:
+    start: float
+    end: float
+    words: tuple[Word, ...]
+
+    @property
+    def lines(self) -> list[str]:
+        return wrap(tokens(w.word for w in self.words))
+
+
+_GLUED = (".", ",", ";", ":", "!", "?", "%", ")", "'", "’")
+"""A recognised word starting so belongs to the one before ('5' '.5' is '5.5'; 'France' "'s")."""
+
+
+def tokens(words: Iterable[str]) -> list[str]:
+    """The words as printed: stripped, with a word that starts with a closing mark joined to the one before."""
+    out: list[str] = []
+    for word in (w.strip() for w in words):
+        if not word:
+            continue
+        if out and word.startswith(_GLUED):
+            out[-1] += word
+        else:
+            out.append(word)
+    return out
+
+
+def wrap(words: Sequence[str], width: int = MAX_LINE_CHARS) -> list[str]:
+    """The words in lines of at most `width` characters, greedily (a longer word has a line of its own)."""
+    lines: list[str] = []
+    for word in words:
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def _fits(words: Sequence[str]) -> bool:
+    return len(wrap(words)) <= MAX_LINES
+
+
+def captions(words: Iterable[Word]) -> list[Caption]:
+    """The words, in time order, cut into captions (see the module docstring). Words without text are skipped."""
+    out: list[Caption] = []
+    current: list[Word] = []
+
+    def close() -> None:
+        if current:
+            out.append(Caption(current[0].start, max(current[-1].end, current[0].start), tuple(current)))
+            current.clear()
+
+    for word in words:
+        text = word.word.strip()
+        if not text:
+            continue
+        if current and not text.startswith(_GLUED):
+            said = tokens(w.word for w in current)
+            chars = len(" ".join(said))
+            if (
+                not _fits([*said, text])
+                or word.start - current[-1].end >= PAUSE_S
+                or word.end - current[0].start > MAX_SECONDS
+                or (said[-1].endswith((".", "?", "!")) and chars >= MIN_CHARS)
+            ):
+                close()
+        current.append(word)
+    close()
+    return out
+
+
+def transcript_captions(transcription: TranscriptionResult) -> list[Caption]:
+    return captions(w for segment in transcription.segments for w in segment.words)
+
+
+def _stamp(seconds: float, separator: str) -> str:
+    ms = round(seconds * 1000)
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{separator}{ms:03d}"
+
+
+def _vtt_text(line: str) -> str:
+    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def webvtt(cues: Sequence[Caption]) -> str:
+    blocks = [
+        f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n" + "\n".join(_vtt_text(x) for x in c.lines) for c in cues
+    ]
+    return "WEBVTT\n\n" + "".join(f"{b}\n\n" for b in blocks)
+
+
+def srt(cues: Sequence[Caption]) -> str:
+    return "".join(
+        f"{i}\n{_stamp(c.start, ',')} --> {_stamp(c.end, ',')}\n" + "\n".join(c.lines) + "\n\n"
+        for i, c in enumerate(cues, 1)
+    )
