@@ -202,3 +202,28 @@ def test_a_killed_render_leaves_the_previous_video_intact(case, tmp_path):
     render_video(case["alignment"], case["graph"], case["figures"], case["audio"], out, SMALL)
     assert not partial.exists(), "the next render removed the dead partial"
     assert probe(out).frames > 0
+
+
+def test_the_words_being_said_are_burned_in_with_the_current_one_highlighted(case, tmp_path):
+    from podcast_assets.core.ingest.models import Word
+    from podcast_assets.core.video.captions import captions
+
+    said = "the tiles keep memory bounded while the batch grows".split()
+    words = [Word(word=w, start=1.0 + 0.4 * i, end=1.0 + 0.4 * i + 0.35, probability=0.9) for i, w in enumerate(said)]
+    cues = captions(words)
+    out = tmp_path / "captioned.mp4"
+    render_video(case["alignment"], case["graph"], case["figures"], case["audio"], out, SMALL, captions=cues)
+    top, height = cards.captions_band((320, 180))
+
+    def band(t: float) -> np.ndarray:
+        return frame_at(out, t)[top : top + height].astype(int)
+
+    def accent(pixels: np.ndarray) -> np.ndarray:  # where the highlighted word is drawn (orange: red high, blue low)
+        return (pixels[..., 0] > 180) & (pixels[..., 2] < 120)
+
+    silent, first, later = band(0.5), band(1.15), band(1.0 + 0.4 * 6 + 0.15)
+    assert (silent.max(axis=2) > 200).mean() < 0.002, "no caption before the first word"
+    assert (first.max(axis=2) > 200).mean() > 0.01, "the caption is written while its words are said"
+    columns = [np.flatnonzero(accent(b).any(axis=0)) for b in (first, later)]
+    assert all(len(c) for c in columns), "the word being said is highlighted"
+    assert columns[1].mean() > columns[0].mean() + 20, "the highlight moves along the line with the speech"

@@ -1,4 +1,5 @@
-"""Captions from a podcast's word timings, written as WebVTT and SRT beside its video.
+"""Captions from a podcast's word timings, burned into its video (the word being said highlighted) and written
+as WebVTT and SRT beside it.
 
 A caption is at most MAX_LINES lines of at most MAX_LINE_CHARS characters (the usual broadcast limits), shown
 from its first word's start to its last word's end, so it keeps time with the words to the recogniser's
@@ -8,6 +9,7 @@ caption holds MIN_CHARS characters, after a pause of PAUSE_S or more, and once a
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +31,21 @@ class Caption:
     @property
     def lines(self) -> list[str]:
         return wrap(tokens(w.word for w in self.words))
+
+    @property
+    def starts(self) -> list[float]:
+        """When each printed word (`tokens`) starts being said."""
+        out: list[float] = []
+        for word in self.words:
+            text = word.word.strip()
+            if text and not (out and text.startswith(_GLUED)):
+                out.append(word.start)
+        return out
+
+    def current(self, t: float) -> int | None:
+        """The index of the printed word being said at `t` (the last one started), None before the first."""
+        started = bisect.bisect_right(self.starts, t)
+        return started - 1 if started else None
 
 
 _GLUED = (".", ",", ";", ":", "!", "?", "%", ")", "'", "’")

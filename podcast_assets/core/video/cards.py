@@ -2,7 +2,8 @@
 
 Every picture is `size` (width, height) and shares one layout, scaled to the height so that type stays
 readable at any resolution:
-- a footer band with the paper's title and the page the visual comes from;
+- a footer band with the paper's title and the page the visual comes from, and above it a captions band the
+  renderer writes the words being said into, frame by frame (`captions_image`);
 - title card: the segment's main concept, large and centred, with a small heading above it;
 - quote card: the key sentence in quotation marks, the largest type that fits;
 - figure: the figure on a white panel (`figure_region`), its caption under it. The panel is drawn by the
@@ -32,6 +33,8 @@ FOOTER_SHARE = 0.08
 """Height of the footer band, as a share of the picture's height."""
 CAPTION_SHARE = 0.14
 """Height of a figure's caption band."""
+CAPTIONS_SHARE = 0.13
+"""Height of the captions band above the footer, where the words being said are written (two lines)."""
 MARGIN_SHARE = 0.05
 ZOOM_MAX = 1.18
 """The figure panel is drawn this much larger than its region, so zooming in stays sharp."""
@@ -107,10 +110,38 @@ def _footer(image: Image.Image, paper_title: str, page: int | None, label: str =
 
 
 def _content_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
-    """(left, top, width, height) of the area above the footer, inside the margins."""
+    """(left, top, width, height) of the area above the captions band, inside the margins."""
     w, h = size
     margin = int(h * MARGIN_SHARE)
-    return margin, margin, w - 2 * margin, h - int(h * FOOTER_SHARE) - 2 * margin
+    return margin, margin, w - 2 * margin, h - int(h * FOOTER_SHARE) - captions_band(size)[1] - 2 * margin
+
+
+def captions_band(size: tuple[int, int]) -> tuple[int, int]:
+    """(top, height) of the captions band: the rows just above the footer."""
+    h = size[1]
+    band = int(h * CAPTIONS_SHARE)
+    return h - int(h * FOOTER_SHARE) - band, band
+
+
+def captions_image(lines: list[list[str]], current: int | None, size: tuple[int, int]) -> np.ndarray:
+    """The captions band (RGB, band height x width) with `lines` (each a list of words) centred, the word at
+    index `current` (counted across the lines) in the accent colour, the others in the text colour."""
+    width = size[0]
+    _, band = captions_band(size)
+    image = Image.new("RGB", (width, band), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    font = _font(int(band * 0.34))
+    step = band / 2
+    space = font.getlength(" ")
+    k = 0
+    for row, words in enumerate(lines[:2]):
+        x = (width - font.getlength(" ".join(words))) / 2
+        y = step * row + step / 2 + (step / 2 if len(lines) == 1 else 0)
+        for word in words:
+            draw.text((x, y), word, font=font, fill=ACCENT if k == current else TEXT, anchor="lm")
+            x += font.getlength(word) + space
+            k += 1
+    return np.asarray(image)
 
 
 def title_card(

@@ -2,7 +2,9 @@
 
 One moviepy `VideoClip` draws every frame from the alignment: the cue on screen at that time (core/video/
 cards.py), a figure zooming in (Ken Burns) or panning slowly across its panel, and a cross-fade of
-`fade_seconds` into each new cue (from and to black at the ends). Still cards are drawn once per cue.
+`fade_seconds` into each new cue (from and to black at the ends), and the captions band with the words being
+said, the current one highlighted (core/video/captions.py). Still cards are drawn once per cue, a captions band
+once per caption and word.
 The clip runs exactly as long as the audio; ffmpeg (bundled with imageio-ffmpeg) encodes it.
 
 Publishing (reliability facts 9 and 20): the MP4 is written to a hidden partial file beside the final path,
@@ -20,7 +22,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,16 +35,19 @@ from podcast_assets.core.errors import VideoError
 from podcast_assets.core.ingest.models import DocumentGraph
 from podcast_assets.core.processes import pid_alive
 from podcast_assets.core.video import cards
+from podcast_assets.core.video.captions import Caption
 from podcast_assets.core.video.models import VisualAlignment, VisualCue
 from podcast_assets.core.video.probe import MediaProbe, probe
 
-RENDERER = "moviepy-cards-v2"
+RENDERER = "moviepy-cards-v3"
 """Changes when a frame would be drawn differently: part of every rendered video's cache key."""
 MAX_AV_GAP_S = 0.1
 """The audio and video streams of a published MP4 end within this of each other."""
 PAN_ZOOM = 1.08
 """A slow pan shows the figure this much enlarged and moves across it."""
 SHOTS_KEPT = 4
+CAPTION_HOLD_S = 0.6
+"""A caption stays this long after its last word (not into the next caption), so a short one can be read."""
 
 Progress = Callable[[int, int], None]
 """Called with (frames written, frames in total) while encoding."""
@@ -97,7 +102,7 @@ class _Timeline:
     """Frame at time t: the cue on screen, cross-faded into from the previous one and from/to black."""
 
     def __init__(self, alignment: VisualAlignment, graph: DocumentGraph, figure_files: dict[str, Path],
-                 settings: VideoSettings, duration: float):  # fmt: skip
+                 settings: VideoSettings, duration: float, captions: Sequence[Caption] = ()):  # fmt: skip
         self.cues = sorted(alignment.cues, key=lambda c: c.start)
         if not self.cues:
             raise VideoError(
@@ -114,6 +119,10 @@ class _Timeline:
         self.shown: Counter[str] = Counter()
         self._shots: OrderedDict[int, _Shot] = OrderedDict()
         self._panels: dict[str, Image.Image | None] = {}
+        self.captions = sorted(captions, key=lambda c: c.start)
+        self.caption_starts = [c.start for c in self.captions]
+        self.band_top = cards.captions_band(self.size)[0]
+        self._bands: OrderedDict[tuple[int, int | None], np.ndarray] = OrderedDict()
 
     def _panel(self, figure_id: str, region: tuple[int, int]) -> Image.Image | None:
         if figure_id not in self._panels:
@@ -159,15 +168,36 @@ class _Timeline:
         self._shots.move_to_end(index)
         return self._shots[index]
 
+    def caption(self, t: float) -> np.ndarray | None:
+        """The captions band at `t`: the caption being said (held up to CAPTION_HOLD_S past its last word, not
+        into the next one), its current word highlighted; None when no caption is due."""
+        i = bisect.bisect_right(self.caption_starts, t) - 1
+        if i < 0:
+            return None
+        cue = self.captions[i]
+        following = self.caption_starts[i + 1] if i + 1 < len(self.captions) else math.inf
+        if t > min(cue.end + CAPTION_HOLD_S, following):
+            return None
+        key = (i, cue.current(t))
+        if key not in self._bands:
+            self._bands[key] = cards.captions_image([line.split() for line in cue.lines], key[1], self.size)
+            if len(self._bands) > SHOTS_KEPT * 8:
+                self._bands.popitem(last=False)
+        return self._bands[key]
+
     def frame(self, t: float) -> np.ndarray:
         i = max(0, bisect.bisect_right(self.starts, t) - 1)
         image = self.shot(i).frame(t)
-        if self.fade <= 0:
-            return image
         since = t - self.starts[i]
-        if i > 0 and since < self.fade:
+        if self.fade > 0 and i > 0 and since < self.fade:
             a = since / self.fade
             image = (self.shot(i - 1).frame(t) * (1 - a) + image * a).astype(np.uint8)
+        band = self.caption(t)
+        if band is not None:
+            image = image.copy() if not image.flags.writeable or image is self.shot(i).still else image
+            image[self.band_top : self.band_top + band.shape[0]] = band
+        if self.fade <= 0:
+            return image
         edge = min(t, self.duration - t)
         if edge < self.fade:
             image = (image * max(0.0, edge / self.fade)).astype(np.uint8)
@@ -229,6 +259,7 @@ def render_video(
     out: Path,
     settings: VideoSettings,
     *,
+    captions: Sequence[Caption] = (),
     progress: Progress | None = None,
 ) -> RenderResult:
     """Render `alignment` over `audio` to `out` (see the module docstring). A figure whose image is missing or
@@ -244,7 +275,7 @@ def render_video(
     sound = AudioFileClip(str(audio))
     try:
         duration = float(sound.duration)
-        timeline = _Timeline(alignment, graph, figure_files, settings, duration)
+        timeline = _Timeline(alignment, graph, figure_files, settings, duration, captions)
         # whole frames that cover the sound: moviepy renders floor(duration x fps) frames, which can end a frame
         # before the audio does (at 10 fps, 0.1 s: the limit of the check below)
         frames_cover = math.ceil(duration * settings.fps - 1e-9) / settings.fps

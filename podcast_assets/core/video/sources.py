@@ -18,6 +18,7 @@ from podcast_assets.core.storage import LocalArtifactStore, cache_key, pair_reco
 from podcast_assets.core.training.models import TrialItem
 from podcast_assets.core.training.session import item_path, load_session, session_failures, session_items
 from podcast_assets.core.training.summary import build_report
+from podcast_assets.core.video.captions import transcript_captions, webvtt
 from podcast_assets.core.video.models import RenderReport, VisualAlignment
 from podcast_assets.core.video.render import RENDERER, Progress, render_video
 
@@ -117,7 +118,7 @@ def render_key(
     source: VideoSource, alignment: VisualAlignment, settings: VideoSettings, figures: dict[str, Path]
 ) -> str:
     """Content address of a rendered video: the renderer, the alignment, the audio's bytes, the figures' bytes
-    (`figures`: figure_files) and the render settings (not the sync settings)."""
+    (`figures`: figure_files), the render settings (not the sync settings) and the captions."""
     figure_hashes = sorted((fid, sha256_file(p) if p.is_file() else None) for fid, p in figures.items())
     render = settings.model_dump(exclude={"sync_tolerance_seconds", "sync_threshold"})
     return cache_key(
@@ -127,6 +128,7 @@ def render_key(
         figure_hashes,
         render,
         source.graph.title,
+        webvtt(transcript_captions(source.transcription)),
     )
 
 
@@ -149,7 +151,7 @@ def render_source(
     rel = f"videos/{source.pair_id}/{source.label}-{key[:16]}.mp4"
     result = render_video(
         alignment, source.graph, figures, source.audio, store.path(rel), settings,
-        progress=progress,
+        captions=transcript_captions(source.transcription), progress=progress,
     )  # fmt: skip
     store.publish(rel)
     media = result.probe
