@@ -11,6 +11,7 @@ import time
 import wave
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -20,7 +21,7 @@ from podcast_assets.core.errors import VideoError
 from podcast_assets.core.video import cards
 from podcast_assets.core.video.alignment import align_visuals
 from podcast_assets.core.video.probe import frame_at, probe
-from podcast_assets.core.video.render import MAX_AV_GAP_S, motion_box, render_video
+from podcast_assets.core.video.render import MAX_AV_GAP_S, motion_box, render_video, video_chapters
 from tests.core.test_video_alignment import synthetic_case
 
 SMALL = VideoSettings(width=320, height=180, fps=10, fade_seconds=0.3, preset="ultrafast")
@@ -123,6 +124,13 @@ def test_render_writes_a_whole_mp4_whose_figure_frames_show_the_figure(case):
     assert result.warnings == [] and result.cues.get("figure") == 1
     assert seen and seen[-1][0] == seen[-1][1] == media.frames
     assert not list(out.parent.glob(".video.mp4.partial-*")), "no partial file left behind"
+    with av.open(str(out)) as container:  # a chapter per run of one segment type, end to end
+        chapters = [(c["start"] * c["time_base"], c["end"] * c["time_base"], c["metadata"]["title"])
+                    for c in container.chapters()]  # fmt: skip
+    expected = video_chapters(case["alignment"], case["duration"])
+    assert len(chapters) == len(expected) >= 2 and [c[2] for c in chapters] == [e[2] for e in expected]
+    assert chapters[0][0] == 0 and all(a[1] == b[0] for a, b in zip(chapters, chapters[1:], strict=False))
+    assert abs(float(chapters[-1][1]) - case["duration"]) < 0.01
     [cue] = [c for c in case["alignment"].cues if c.kind == "figure"]
     at = cue.start + SMALL.fade_seconds + 0.15
     frame = frame_at(out, at)

@@ -5,7 +5,8 @@ cards.py), a figure zooming in (Ken Burns) or panning slowly across its panel, a
 `fade_seconds` into each new cue (from and to black at the ends), and the captions band with the words being
 said, the current one highlighted (core/video/captions.py). Still cards are drawn once per cue, a captions band
 once per caption and word.
-The clip runs exactly as long as the audio; ffmpeg (bundled with imageio-ffmpeg) encodes it.
+The clip runs exactly as long as the audio; ffmpeg (bundled with imageio-ffmpeg) encodes it, and a chapter marker
+per run of one segment type is added by a stream copy (`video_chapters`).
 
 Publishing (reliability facts 9 and 20): the MP4 is written to a hidden partial file beside the final path,
 read back with PyAV (core/video/probe.py) to its last packet, checked for equal audio and video lengths, and
@@ -24,6 +25,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -251,6 +253,47 @@ def remove_dead_partials(out: Path) -> list[Path]:
     return removed
 
 
+def video_chapters(alignment: VisualAlignment, duration: float) -> list[tuple[float, float, str]]:
+    """(start s, end s, title) per run of segments of one type ("Key finding"), end to end from 0 to `duration`:
+    the MP4's chapter markers, so a player can jump to the methods or the findings."""
+    runs: list[list] = []
+    for span in sorted(alignment.segments, key=lambda s: s.start):
+        title = span.type.replace("_", " ").capitalize()
+        if runs and runs[-1][2] == title:
+            continue
+        runs.append([span.start, None, title])
+    if not runs:
+        return []
+    runs[0][0] = 0.0
+    for run, following in zip(runs, runs[1:], strict=False):
+        run[1] = following[0]
+    runs[-1][1] = duration
+    return [(start, end, title) for start, end, title in runs if end > start]
+
+
+def _add_chapters(path: Path, chapters: Sequence[tuple[float, float, str]]) -> None:
+    """Copy the MP4's packets into a file that carries `chapters` (no re-encode) and put it in its place."""
+    copy = path.with_name(path.name + ".chapters")
+    try:
+        with av.open(str(path)) as source, av.open(
+            str(copy), "w", format="mp4", options={"movflags": "+faststart"}
+        ) as target:
+            kept = [s for s in source.streams if s.type in ("video", "audio")]
+            streams = {s.index: target.add_stream_from_template(s) for s in kept}
+            target.set_chapters([
+                {"id": i + 1, "start": round(start * 1000), "end": round(end * 1000),
+                 "time_base": Fraction(1, 1000), "metadata": {"title": title}}
+                for i, (start, end, title) in enumerate(chapters)
+            ])  # fmt: skip
+            for packet in source.demux(*kept):
+                if packet.dts is not None:
+                    packet.stream = streams[packet.stream.index]
+                    target.mux(packet)
+        os.replace(copy, path)
+    finally:
+        copy.unlink(missing_ok=True)
+
+
 def render_video(
     alignment: VisualAlignment,
     graph: DocumentGraph,
@@ -296,6 +339,9 @@ def render_video(
                 temp_audiofile_path=tmp,
                 logger=_progress_logger(progress),
             )
+        chapters = video_chapters(alignment, duration)
+        if chapters:
+            _add_chapters(partial, chapters)
         media = probe(partial)
         gap = abs(media.video_seconds - media.audio_seconds)
         if gap > MAX_AV_GAP_S or abs(media.audio_seconds - duration) > MAX_AV_GAP_S + 1 / settings.fps:
