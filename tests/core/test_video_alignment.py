@@ -49,6 +49,24 @@ def test_real_cues_lie_within_the_audio_and_do_not_overlap(real_alignments):
         )
 
 
+def test_real_title_cards_are_slides_of_what_their_segment_says(real_alignments, real_pairs):
+    from podcast_assets.core.text import normalize_text
+    from podcast_assets.core.video.alignment import POINT_WORDS
+
+    for pair_id, (alignment, transcription) in real_alignments.items():
+        segments = {s.id: s for s in analyse_pair(pair_id, transcription, real_pairs[pair_id][1]).segments}
+        cards = [c for c in alignment.cues if c.kind == "title_card" and c.segment_id]
+        with_points = [c for c in cards if c.points]
+        assert len(with_points) >= 0.5 * len(cards), (pair_id, len(with_points), len(cards))
+        for cue in with_points:
+            said = set(normalize_text(segments[cue.segment_id].text))
+            for point in cue.points:
+                words = normalize_text(point)
+                assert len(point.removesuffix(" …").split()) <= POINT_WORDS, point
+                assert set(words) <= said, (pair_id, point)  # said in the segment, nothing made up
+        print(pair_id, [c.points for c in with_points[:2]])
+
+
 def test_real_figure_cues_start_at_a_mention_word(real_alignments):
     checked = 0
     for pair_id, (alignment, transcription) in real_alignments.items():

@@ -108,6 +108,11 @@ def test_cards_are_readable_at_any_size():
         assert card.shape == (size[1], size[0], 3)
         text_pixels = (card.max(axis=2) > 200).mean()  # light type on the dark card
         assert 0.003 < text_pixels < 0.3, size
+        slide = cards.title_card("knowledge distillation", "Title", size, heading="methodology", page=3,
+                                 points=["a teacher network's soft labels carry what its logits know " * 2] * 4)
+        top, height = cards.captions_band(size)
+        assert (slide[top : top + height].max(axis=2) > 200).mean() == 0, "bullets keep out of the captions band"
+        assert (slide[: top].max(axis=2) > 200).mean() > 0.01, size
         quote = cards.quote_card("word " * 400, "Title", size, page=2)  # far too long: cut, never overflowing
         assert quote.shape == (size[1], size[0], 3)
 

@@ -5,7 +5,8 @@ Per aligned segment, in this order:
 - a `key_finding` segment shows a quote card with its key sentence (the sentence naming the most key concepts
   and numbers);
 - a segment that references a figure shows it with a slow pan;
-- otherwise a title card with the segment's main concept.
+- otherwise a title card with the segment's main concept and up to three bullet points of what it says (its
+  sentences naming key concepts or numbers, shortened: `segment_points`).
 
 Timing: a figure appears at the word that mentions it ("Figure 3", "fig. 3", "the third figure", else the first
 word of its caption's key terms), not at the segment start, and stays until the next cue or the segment's
@@ -113,6 +114,46 @@ def key_sentence(segment: AlignedSegment) -> str:
     return max(options, key=lambda s: (weight(s), -options.index(s)))
 
 
+MAX_POINTS = 3
+POINT_WORDS = 14
+_FILLER = re.compile(
+    r"^(?:(?:so|and|but|well|now|okay|ok|right|yeah|yes|exactly|i mean|you know|basically|actually|like)\b[,.]?\s*)+",
+    re.IGNORECASE,
+)
+_SPLIT_OFF = re.compile(r"\s+(?=[.,%'’-]\w)")
+"""A space the recogniser put inside a word ('5 .5', 'tile -based', "France 's")."""
+_POINT_BREAK = re.compile(r",\s+|;\s+|\s+(?:and|but|which|because|so)\s+")
+
+
+def point(sentence: str) -> str:
+    """A spoken sentence as a bullet point: the talk's fillers at its start dropped ("So, I mean, ..."), a word the
+    recogniser split joined ('5 .5'), cut at
+    its first clause break past five words when it is longer than POINT_WORDS, at most POINT_WORDS words."""
+    text = _SPLIT_OFF.sub("", _FILLER.sub("", sentence.strip())).rstrip(".!?,;: ")
+    words = text.split()
+    if len(words) > POINT_WORDS:
+        for m in _POINT_BREAK.finditer(text):
+            if 5 <= len(text[: m.start()].split()) <= POINT_WORDS:
+                text = text[: m.start()]
+                break
+        words = text.split()
+        text = " ".join(words[:POINT_WORDS]) + (" …" if len(words) > POINT_WORDS else "")
+    return text[:1].upper() + text[1:]
+
+
+def segment_points(segment: AlignedSegment, *, leave_out: str = "") -> list[str]:
+    """Up to MAX_POINTS bullet points of what the segment says: its statements (not its questions) that name a
+    key concept or a number (most first, kept in spoken order), `leave_out` (the quote card's sentence)
+    excepted, as `point`s."""
+    patterns = [concept_pattern(c) for c in segment.key_concepts if c.strip()]
+    said = [s for s in sentences(segment.text)
+            if s.strip() != leave_out.strip() and len(s.split()) >= 4 and not s.rstrip().endswith("?")]  # fmt: skip
+    weight = {s: sum(len(p.findall(s)) for p in patterns) + len(_NUMBER.findall(s)) for s in said}
+    chosen = sorted((s for s in said if weight[s]), key=lambda s: -weight[s])[:MAX_POINTS]
+    points = [point(s) for s in said if s in chosen]
+    return list(dict.fromkeys(p for p in points if len(p.split()) >= 3))
+
+
 def main_concept(segment: AlignedSegment, graph: DocumentGraph) -> str:
     if segment.key_concepts:
         return segment.key_concepts[0]
@@ -154,6 +195,7 @@ class _Event:
     motion: str
     reason: str
     anchored: bool  # starts at a word (mention, quote), not merely at the segment start
+    points: tuple[str, ...] = ()
 
 
 def _segment_events(
@@ -175,11 +217,13 @@ def _segment_events(
         motion, rule = "slow_pan", "segment references a figure"
     else:
         motion, rule = "none", ""
+    quote = key_sentence(seg) if seg.type == "key_finding" else ""
+    points = tuple(segment_points(seg, leave_out=quote))
     events = [
-        _Event(seg.start, "title_card", None, concept, "none", f"main concept of a {seg.type} segment", False)
-    ]
+        _Event(seg.start, "title_card", None, concept, "none",
+               f"main concept of a {seg.type} segment" + (" and what it says" if points else ""), False, points)
+    ]  # fmt: skip
     if seg.type == "key_finding":
-        quote = key_sentence(seg)
         time, how = seg.start, "segment start"
         if use_words and seg_words:
             tokens, owner = [], []
@@ -262,6 +306,7 @@ def align_visuals(
                     kind=e.kind,
                     figure_id=e.figure_id,
                     text=e.text,
+                    points=list(e.points),
                     start=round(start, 3),
                     end=round(end, 3),
                     motion=e.motion,

@@ -145,14 +145,35 @@ def captions_image(lines: list[list[str]], current: int | None, size: tuple[int,
 
 
 def title_card(
-    text: str, paper_title: str, size: tuple[int, int], *, heading: str = "", page: int | None = None
+    text: str,
+    paper_title: str,
+    size: tuple[int, int],
+    *,
+    heading: str = "",
+    page: int | None = None,
+    points: list[str] | None = None,
 ) -> np.ndarray:
-    """A dark card with `text` large and centred (and a small `heading` above it): RGB array (h, w, 3)."""
+    """A dark card with `text` large and centred (and a small `heading` above it): RGB array (h, w, 3). With
+    `points`, a slide: the heading and `text` as its title at the top, the points under them as bullets, in the
+    largest type at which they all fit (each wrapped, none cut)."""
     image = Image.new("RGB", size, BACKGROUND)
     draw = ImageDraw.Draw(image)
     left, top, width, height = _content_box(size)
     h = size[1]
     head_size = int(h * 0.04)
+    if points:
+        if heading:
+            draw.text((left + width * 0.04, top + height * 0.06), heading.upper(),
+                      font=_font(head_size, bold=True), fill=ACCENT, anchor="lm")  # fmt: skip
+        title_sizes = range(int(h * 0.07), int(h * 0.035) - 1, -max(1, int(h * 0.005)))
+        font, lines = _fit(text, (int(width * 0.92), int(height * 0.2)), title_sizes, bold=True, max_lines=2)
+        for i, line in enumerate(lines):
+            draw.text((left + width * 0.04, top + height * 0.2 + i * font.size * 1.3), line, font=font, fill=TEXT,
+                      anchor="lm")  # fmt: skip
+        _bullets(draw, points, (left + int(width * 0.04), top + int(height * 0.36), int(width * 0.92),
+                                int(height * 0.62)), h)  # fmt: skip
+        _footer(image, paper_title, page)
+        return np.asarray(image)
     if heading:
         draw.text((left + width / 2, top + height * 0.22), heading.upper(), font=_font(head_size, bold=True),
                   fill=ACCENT, anchor="mm")  # fmt: skip
@@ -161,6 +182,29 @@ def title_card(
     _draw_lines(draw, lines, font, (left + width / 2, top + height * 0.55), TEXT)
     _footer(image, paper_title, page)
     return np.asarray(image)
+
+
+def _bullets(draw: ImageDraw.ImageDraw, points: list[str], box: tuple[int, int, int, int], h: int) -> None:
+    """`points` as bullets in `box` (left, top, width, height): the largest type from 5.5% of the height down at
+    which every point, wrapped, fits; at the smallest, points that do not fit are left out, never cut."""
+    left, top, width, height = box
+    indent = 0
+    for size in range(int(h * 0.055), max(8, int(h * 0.028)) - 1, -max(1, int(h * 0.004))):
+        font = _font(size)
+        indent = font.getlength("•  ")
+        wrapped = [wrap(p, font, width - indent) for p in points]
+        needed = sum(len(w) * size * 1.3 for w in wrapped) + (len(points) - 1) * size * 0.6
+        if needed <= height:
+            break
+    y = top
+    for lines in wrapped:
+        block = len(lines) * font.size * 1.3
+        if y + block > top + height:
+            break
+        draw.text((left, y), "•", font=font, fill=ACCENT, anchor="lt")
+        for i, line in enumerate(lines):
+            draw.text((left + indent, y + i * font.size * 1.3), line, font=font, fill=TEXT, anchor="lt")
+        y += block + font.size * 0.6
 
 
 def quote_card(text: str, paper_title: str, size: tuple[int, int], *, page: int | None = None) -> np.ndarray:

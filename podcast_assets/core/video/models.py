@@ -24,6 +24,11 @@ class VisualCue(Record):
     text: str = Field(
         default="", description="The quote (quote_card), the concept (title_card) or the caption."
     )
+    points: list[str] = Field(
+        default_factory=list,
+        description="A title card's bullet points: what its segment says (its sentences naming key concepts or "
+        "numbers, shortened).",
+    )
     start: float = Field(ge=0)
     end: float = Field(ge=0)
     motion: Motion = "none"

@@ -159,7 +159,7 @@ class _Timeline:
         self.shown[cue.kind] += 1
         if cue.kind == "quote_card":
             return _Shot(cue, cards.quote_card(cue.text, title, self.size, page=cue.page), None, (0, 0, 0, 0))
-        still = cards.title_card(cue.text or title, title, self.size, heading=heading, page=cue.page)
+        still = cards.title_card(cue.text or title, title, self.size, heading=heading, page=cue.page, points=cue.points)
         return _Shot(cue, still, None, (0, 0, 0, 0))
 
     def shot(self, index: int) -> _Shot:
