@@ -10,7 +10,7 @@ from pydantic import Field
 from podcast_assets.core.errors import PairError, VideoError
 from podcast_assets.core.previews import png_markdown
 from podcast_assets.core.storage import LocalArtifactStore
-from podcast_assets.core.video.alignment import align_visuals
+from podcast_assets.core.video.alignment import ALIGNER, align_visuals
 from podcast_assets.core.video.captions import srt, transcript_captions, webvtt
 from podcast_assets.core.video.models import SyncReport, VisualAlignment
 from podcast_assets.core.video.probe import frame_at
@@ -241,9 +241,10 @@ def videos(
                 )
             source = trial_source(store, pair_id, trial)
         rel = alignment_path(pair_id, source.label)
-        if store.exists(rel):
-            alignment = store.read_model(rel, VisualAlignment)
-        else:  # a trial other than the best one: aligned here (visual_alignments covers the best only)
+        stored = store.read_model(rel, VisualAlignment) if store.exists(rel) else None
+        if stored is not None and stored.aligner == ALIGNER:
+            alignment = stored
+        else:  # a trial other than the best one (visual_alignments covers the best only), or older rules' cues
             alignment = align_visuals(source.segments, source.transcription, source.graph)
             alignment = alignment.model_copy(update={"source": source.label})
         frames_done = [0]

@@ -36,6 +36,8 @@ from podcast_assets.core.text import (
 )
 from podcast_assets.core.video.models import SegmentSpan, VisualAlignment, VisualCue
 
+ALIGNER = "cues-v2"
+"""Changes with the rules: an alignment stored by other rules is made again before a video is rendered from it."""
 MIN_CARD_S = 2.0
 """A lead-in title card shorter than this is not shown: the previous visual stays instead."""
 CAPTION_TERM_MIN_CHARS = 4
@@ -329,6 +331,7 @@ def align_visuals(
         cues[-1].end = round(duration, 3)
     return VisualAlignment(
         pair_id=segments.pair_id,
+        aligner=ALIGNER,
         duration=round(duration, 3),
         cues=cues,
         timing="words" if use_words else "segments",

@@ -57,6 +57,7 @@ class SegmentSpan(Record):
 
 class VisualAlignment(Record):
     pair_id: str
+    aligner: str = Field(default="", description="The rules' version (alignment.ALIGNER) that made it.")
     source: str = Field(default="reference", description="'reference', or the trial whose generated podcast it is.")
     duration: float = Field(ge=0, description="Audio seconds the cues cover.")
     cues: list[VisualCue] = Field(description="In time order, not overlapping, within [0, duration].")
@@ -82,6 +83,7 @@ class SyncReport(Record):
     """TimelineSyncQA: how well the visuals keep time with the audio. Formulas in core/video/sync.py."""
 
     pair_id: str
+    aligner: str = Field(default="", description="The rules' version (alignment.ALIGNER) that made it.")
     source: str = Field(default="reference", description="'reference', or the trial whose generated podcast it is.")
     timing: Timing
     tolerance_s: float
