@@ -21,7 +21,6 @@ from podcast_assets.core.config import load_config
 from podcast_assets.core.ingest.pairs import discover_pairs
 from podcast_assets.core.storage import pair_record_path
 from podcast_assets.core.video.alignment import align_visuals
-from podcast_assets.core.video.captions import transcript_captions
 from podcast_assets.core.video.render import render_video
 from podcast_assets.core.video.sources import best_trial, figure_files, reference_source, trial_source
 from podcast_assets.resources.storage import open_store
@@ -71,7 +70,7 @@ def main() -> None:
             for n in range(args.repeat):
                 result = render_video(alignment, source.graph, figure_files(store, source.graph), source.audio,
                                       Path(tmp) / f"{n}.mp4", settings,
-                                      captions=transcript_captions(source.transcription))  # fmt: skip
+                                      captions=source.captions)  # fmt: skip
                 seconds.append(result.seconds)
         media, render_s = result.probe, statistics.median(seconds)
         total_video += media.video_seconds

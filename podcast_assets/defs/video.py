@@ -11,7 +11,7 @@ from podcast_assets.core.errors import PairError, VideoError
 from podcast_assets.core.previews import png_markdown
 from podcast_assets.core.storage import LocalArtifactStore
 from podcast_assets.core.video.alignment import ALIGNER, align_visuals
-from podcast_assets.core.video.captions import srt, transcript_captions, webvtt
+from podcast_assets.core.video.captions import srt, webvtt
 from podcast_assets.core.video.models import SyncReport, VisualAlignment
 from podcast_assets.core.video.probe import frame_at
 from podcast_assets.core.video.sources import (
@@ -260,7 +260,7 @@ def videos(
     for warning in report.warnings:
         context.log.warning(f"{pair_id}: {warning}")
     path = store.local(report.path)
-    cues = transcript_captions(source.transcription)
+    cues = source.captions
     stem = report.path.removesuffix(".mp4")
     subtitles = {
         "webvtt": store.local(store.write_bytes(f"{stem}.vtt", webvtt(cues).encode())),

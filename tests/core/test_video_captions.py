@@ -11,6 +11,7 @@ from podcast_assets.core.video.captions import (
     MAX_LINE_CHARS,
     MAX_LINES,
     srt,
+    timed_script,
     tokens,
     transcript_captions,
     webvtt,
@@ -58,3 +59,23 @@ def test_webvtt_and_srt_are_read_back_by_ffmpeg_with_the_same_cues(transcripts, 
     assert max(abs(a - c.start) for a, c in zip(starts, cues, strict=True)) <= 0.001
     assert max(abs(b - c.end) for b, c in zip(ends, cues, strict=True)) <= 0.001
     assert texts[0].split() == " ".join(cues[0].lines).split()
+
+
+def test_a_generated_podcast_is_captioned_with_its_script_timed_by_the_words_heard_back(transcripts):
+    pair_id, transcription = next(iter(sorted(transcripts.items())))
+    heard = [w for s in transcription.segments for w in s.words if w.word.strip()][:300]
+    written = [w.word for w in heard]
+    misheard = set(range(5, len(written), 10))  # what the recogniser misheard, said right in the script
+    for i in misheard:
+        written[i] = f"written{i}"
+    timed = timed_script(" ".join([*written[:50], "inserted", *written[50:]]), heard)
+    order = [*range(50), None, *range(50, len(heard))]  # the heard word behind each written one
+    assert [w.word for w in timed] == [*written[:50], "inserted", *written[50:]], "the script's words, not the recogniser's"
+    assert all(a.start <= b.start for a, b in zip(timed, timed[1:], strict=False)), pair_id
+    for word, h in zip(timed, order, strict=True):
+        if h is not None and h not in misheard:
+            assert (word.start, word.end) == (heard[h].start, heard[h].end), (word, heard[h])
+        elif h is not None:  # a word heard otherwise is shown in the time of the word the recogniser heard there
+            assert heard[h - 1].end <= word.start + 1e-3 and word.end <= heard[h + 1].start + 1e-3, (word, heard[h])
+    shown = " ".join(" ".join(c.lines) for c in transcript_captions(transcription, " ".join(written)))
+    assert "written5" in shown

@@ -10,6 +10,7 @@ caption holds MIN_CHARS characters, after a pause of PAUSE_S or more, and once a
 from __future__ import annotations
 
 import bisect
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -109,8 +110,50 @@ def captions(words: Iterable[Word]) -> list[Caption]:
     return out
 
 
-def transcript_captions(transcription: TranscriptionResult) -> list[Caption]:
-    return captions(w for segment in transcription.segments for w in segment.words)
+def transcript_captions(transcription: TranscriptionResult, written: str | None = None) -> list[Caption]:
+    """The captions of a podcast from its transcript's words; of a generated one (`written`: its script's text),
+    the script's own words timed by the words heard back (`timed_script`), so a mishearing is never shown."""
+    heard = [w for segment in transcription.segments for w in segment.words]
+    return captions(timed_script(written, heard) if written else heard)
+
+
+def _key(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def timed_script(written: str, heard: Sequence[Word]) -> list[Word]:
+    """The script's words, each timed by the heard word it matches (difflib's longest matching blocks over the
+    words with case and punctuation set aside); a run of written words with no match shares out, evenly, the
+    time between the matched words around it."""
+    tokens = written.split()
+    heard = [w for w in heard if w.word.strip()]
+    if not tokens or not heard:
+        return []
+    matcher = difflib.SequenceMatcher(None, [_key(t) for t in tokens], [_key(w.word) for w in heard], autojunk=False)
+    times: list[tuple[float, float] | None] = [None] * len(tokens)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            word = heard[block.b + k]
+            times[block.a + k] = (word.start, word.end)
+    out: list[Word] = []
+    i = 0
+    while i < len(tokens):
+        if times[i] is not None:
+            start, end = times[i]
+            out.append(Word(word=tokens[i], start=start, end=end, probability=1.0))
+            i += 1
+            continue
+        j = i
+        while j < len(tokens) and times[j] is None:
+            j += 1
+        begin = out[-1].end if out else heard[0].start
+        finish = times[j][0] if j < len(tokens) else max(heard[-1].end, begin)
+        step = max(finish - begin, 0.0) / (j - i)
+        for k in range(i, j):
+            start = begin + (k - i) * step
+            out.append(Word(word=tokens[k], start=round(start, 3), end=round(start + step, 3), probability=1.0))
+        i = j
+    return out
 
 
 def _stamp(seconds: float, separator: str) -> str:

@@ -15,10 +15,10 @@ from podcast_assets.core.config import ConvergenceSettings, VideoSettings
 from podcast_assets.core.errors import VideoError
 from podcast_assets.core.ingest.models import DocumentGraph, TranscriptionResult
 from podcast_assets.core.storage import LocalArtifactStore, cache_key, pair_record_path, sha256_file
-from podcast_assets.core.training.models import TrialItem
+from podcast_assets.core.training.models import Script, TrialItem
 from podcast_assets.core.training.session import item_path, load_session, session_failures, session_items
 from podcast_assets.core.training.summary import build_report
-from podcast_assets.core.video.captions import transcript_captions, webvtt
+from podcast_assets.core.video.captions import Caption, transcript_captions, webvtt
 from podcast_assets.core.video.models import RenderReport, VisualAlignment
 from podcast_assets.core.video.render import RENDERER, Progress, render_video
 
@@ -35,11 +35,17 @@ class VideoSource:
     transcription: TranscriptionResult
     graph: DocumentGraph
     load_segments: Callable[[], AlignedSegments]
+    written: str | None = None
+    """A generated podcast's script text (its captions show it, timed by the words heard back)."""
 
     @cached_property
     def segments(self) -> AlignedSegments:
         """The typed segments, read or analysed only when asked (sync QA needs the words, not the types)."""
         return self.load_segments()
+
+    @cached_property
+    def captions(self) -> list[Caption]:
+        return transcript_captions(self.transcription, self.written)
 
 
 def alignment_path(pair_id: str, label: str = REFERENCE) -> str:
@@ -107,6 +113,7 @@ def trial_source(store: LocalArtifactStore, pair_id: str, trial_id: str) -> Vide
         transcription=transcript,
         load_segments=lambda: analyse_and_type(pair_id, transcript, graph),
         graph=graph,
+        written=" ".join(seg.text for seg in store.read_model(item.script_path, Script).segments),
     )
 
 
@@ -128,7 +135,7 @@ def render_key(
         figure_hashes,
         render,
         source.graph.title,
-        webvtt(transcript_captions(source.transcription)),
+        webvtt(source.captions),
     )
 
 
@@ -151,7 +158,7 @@ def render_source(
     rel = f"videos/{source.pair_id}/{source.label}-{key[:16]}.mp4"
     result = render_video(
         alignment, source.graph, figures, source.audio, store.path(rel), settings,
-        captions=transcript_captions(source.transcription), progress=progress,
+        captions=source.captions, progress=progress,
     )  # fmt: skip
     store.publish(rel)
     media = result.probe
