@@ -77,5 +77,10 @@ def test_a_generated_podcast_is_captioned_with_its_script_timed_by_the_words_hea
             assert (word.start, word.end) == (heard[h].start, heard[h].end), (word, heard[h])
         elif h is not None:  # a word heard otherwise is shown in the time of the word the recogniser heard there
             assert heard[h - 1].end <= word.start + 1e-3 and word.end <= heard[h + 1].start + 1e-3, (word, heard[h])
-    shown = " ".join(" ".join(c.lines) for c in transcript_captions(transcription, " ".join(written)))
-    assert "written5" in shown
+    turns = [("host", " ".join(written[:100])), ("guest", " ".join(written[100:]))]
+    cues = transcript_captions(transcription, turns)
+    assert "written5" in " ".join(" ".join(c.lines) for c in cues)
+    assert {c.speaker for c in cues} == {"host", "guest"}, "each caption says who speaks"
+    assert [c.speaker for c in cues] == sorted((c.speaker for c in cues), key=["host", "guest"].index)
+    assert sum(len(c.words) for c in cues if c.speaker == "host") == 100, "a caption never spans two speakers"
+    assert "<v Host>" in webvtt(cues) and "<v Guest>" in webvtt(cues) and "\nGuest: " in srt(cues)

@@ -223,7 +223,7 @@ def test_the_words_being_said_are_burned_in_with_the_current_one_highlighted(cas
 
     said = "the tiles keep memory bounded while the batch grows".split()
     words = [Word(word=w, start=1.0 + 0.4 * i, end=1.0 + 0.4 * i + 0.35, probability=0.9) for i, w in enumerate(said)]
-    cues = captions(words)
+    cues = captions(words, ["guest"] * len(words))
     out = tmp_path / "captioned.mp4"
     render_video(case["alignment"], case["graph"], case["figures"], case["audio"], out, SMALL, captions=cues)
     top, height = cards.captions_band((320, 180))
@@ -240,3 +240,4 @@ def test_the_words_being_said_are_burned_in_with_the_current_one_highlighted(cas
     columns = [np.flatnonzero(accent(b).any(axis=0)) for b in (first, later)]
     assert all(len(c) for c in columns), "the word being said is highlighted"
     assert columns[1].mean() > columns[0].mean() + 20, "the highlight moves along the line with the speech"
+    assert accent(first[:, :40]).any() and not accent(silent[:, :40]).any(), "the speaker's name at the left"

@@ -3,7 +3,8 @@ as WebVTT and SRT beside it.
 
 A caption is at most MAX_LINES lines of at most MAX_LINE_CHARS characters (the usual broadcast limits), shown
 from its first word's start to its last word's end, so it keeps time with the words to the recogniser's
-precision. A word the recogniser split off ('5' '.5') is printed joined. A new caption starts where the next word would not fit, after a sentence's last word once the
+precision. A generated podcast's captions are its script's words, each with its speaker ('Host', 'Guest'),
+shown on screen and as the WebVTT voice. A word the recogniser split off ('5' '.5') is printed joined. A new caption starts where the next word would not fit, after a sentence's last word once the
 caption holds MIN_CHARS characters, after a pause of PAUSE_S or more, and once a caption has run MAX_SECONDS.
 """
 
@@ -28,6 +29,8 @@ class Caption:
     start: float
     end: float
     words: tuple[Word, ...]
+    speaker: str | None = None
+    """Who says it, when the podcast's script is known (a generated one): 'host', 'guest'."""
 
     @property
     def lines(self) -> list[str]:
@@ -81,21 +84,26 @@ def _fits(words: Sequence[str]) -> bool:
     return len(wrap(words)) <= MAX_LINES
 
 
-def captions(words: Iterable[Word]) -> list[Caption]:
-    """The words, in time order, cut into captions (see the module docstring). Words without text are skipped."""
+def captions(words: Iterable[Word], speakers: Sequence[str | None] | None = None) -> list[Caption]:
+    """The words, in time order, cut into captions (see the module docstring), and where the speaker changes
+    (`speakers`: one per word, when known). Words without text are skipped."""
     out: list[Caption] = []
     current: list[Word] = []
+    who: str | None = None
 
     def close() -> None:
         if current:
-            out.append(Caption(current[0].start, max(current[-1].end, current[0].start), tuple(current)))
+            out.append(Caption(current[0].start, max(current[-1].end, current[0].start), tuple(current), who))
             current.clear()
 
-    for word in words:
+    for k, word in enumerate(words):
         text = word.word.strip()
         if not text:
             continue
-        if current and not text.startswith(_GLUED):
+        speaker = speakers[k] if speakers is not None else None
+        if current and speaker != who:
+            close()
+        elif current and not text.startswith(_GLUED):
             said = tokens(w.word for w in current)
             chars = len(" ".join(said))
             if (
@@ -105,16 +113,23 @@ def captions(words: Iterable[Word]) -> list[Caption]:
                 or (said[-1].endswith((".", "?", "!")) and chars >= MIN_CHARS)
             ):
                 close()
+        who = speaker
         current.append(word)
     close()
     return out
 
 
-def transcript_captions(transcription: TranscriptionResult, written: str | None = None) -> list[Caption]:
-    """The captions of a podcast from its transcript's words; of a generated one (`written`: its script's text),
-    the script's own words timed by the words heard back (`timed_script`), so a mishearing is never shown."""
+def transcript_captions(
+    transcription: TranscriptionResult, turns: Sequence[tuple[str, str]] | None = None
+) -> list[Caption]:
+    """The captions of a podcast from its transcript's words; of a generated one (`turns`: its script's (speaker,
+    text) segments), the script's own words timed by the words heard back (`timed_script`), so a mishearing is
+    never shown, each caption with its speaker."""
     heard = [w for segment in transcription.segments for w in segment.words]
-    return captions(timed_script(written, heard) if written else heard)
+    if not turns:
+        return captions(heard)
+    speakers = [speaker for speaker, text in turns for _ in text.split()]
+    return captions(timed_script(" ".join(text for _, text in turns), heard), speakers)
 
 
 def _key(text: str) -> str:
@@ -168,15 +183,27 @@ def _vtt_text(line: str) -> str:
     return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def speaker_name(label: str) -> str:
+    return label.replace("_", " ").title()
+
+
 def webvtt(cues: Sequence[Caption]) -> str:
+    """WebVTT, each cue's speaker (when known) as its voice tag: '<v Host>'."""
     blocks = [
-        f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n" + "\n".join(_vtt_text(x) for x in c.lines) for c in cues
+        f"{_stamp(c.start, '.')} --> {_stamp(c.end, '.')}\n"
+        + (f"<v {speaker_name(c.speaker)}>" if c.speaker else "")
+        + "\n".join(_vtt_text(x) for x in c.lines)
+        for c in cues
     ]
     return "WEBVTT\n\n" + "".join(f"{b}\n\n" for b in blocks)
 
 
 def srt(cues: Sequence[Caption]) -> str:
+    """SRT, each cue's speaker (when known) before its words: 'Host: ...'."""
     return "".join(
-        f"{i}\n{_stamp(c.start, ',')} --> {_stamp(c.end, ',')}\n" + "\n".join(c.lines) + "\n\n"
+        f"{i}\n{_stamp(c.start, ',')} --> {_stamp(c.end, ',')}\n"
+        + (f"{speaker_name(c.speaker)}: " if c.speaker else "")
+        + "\n".join(c.lines)
+        + "\n\n"
         for i, c in enumerate(cues, 1)
     )

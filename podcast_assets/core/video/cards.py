@@ -123,14 +123,20 @@ def captions_band(size: tuple[int, int]) -> tuple[int, int]:
     return h - int(h * FOOTER_SHARE) - band, band
 
 
-def captions_image(lines: list[list[str]], current: int | None, size: tuple[int, int]) -> np.ndarray:
+def captions_image(
+    lines: list[list[str]], current: int | None, size: tuple[int, int], speaker: str | None = None
+) -> np.ndarray:
     """The captions band (RGB, band height x width) with `lines` (each a list of words) centred, the word at
-    index `current` (counted across the lines) in the accent colour, the others in the text colour."""
+    index `current` (counted across the lines) in the accent colour, the others in the text colour, and the
+    `speaker`'s name, when known, at the band's left."""
     width = size[0]
     _, band = captions_band(size)
     image = Image.new("RGB", (width, band), BACKGROUND)
     draw = ImageDraw.Draw(image)
     font = _font(int(band * 0.34))
+    if speaker:
+        draw.text((int(size[1] * MARGIN_SHARE), band / 2), speaker.upper(), font=_font(int(band * 0.22), bold=True),
+                  fill=ACCENT, anchor="lm")  # fmt: skip
     step = band / 2
     space = font.getlength(" ")
     k = 0

@@ -37,7 +37,7 @@ from podcast_assets.core.errors import VideoError
 from podcast_assets.core.ingest.models import DocumentGraph
 from podcast_assets.core.processes import pid_alive
 from podcast_assets.core.video import cards
-from podcast_assets.core.video.captions import Caption
+from podcast_assets.core.video.captions import Caption, speaker_name
 from podcast_assets.core.video.models import VisualAlignment, VisualCue
 from podcast_assets.core.video.probe import MediaProbe, probe
 
@@ -182,7 +182,8 @@ class _Timeline:
             return None
         key = (i, cue.current(t))
         if key not in self._bands:
-            self._bands[key] = cards.captions_image([line.split() for line in cue.lines], key[1], self.size)
+            name = speaker_name(cue.speaker) if cue.speaker else None
+            self._bands[key] = cards.captions_image([line.split() for line in cue.lines], key[1], self.size, name)
             if len(self._bands) > SHOTS_KEPT * 8:
                 self._bands.popitem(last=False)
         return self._bands[key]

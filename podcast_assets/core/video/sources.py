@@ -35,8 +35,9 @@ class VideoSource:
     transcription: TranscriptionResult
     graph: DocumentGraph
     load_segments: Callable[[], AlignedSegments]
-    written: str | None = None
-    """A generated podcast's script text (its captions show it, timed by the words heard back)."""
+    turns: list[tuple[str, str]] | None = None
+    """A generated podcast's script, (speaker, text) per segment: its captions show it, timed by the words heard
+    back, with the speaker."""
 
     @cached_property
     def segments(self) -> AlignedSegments:
@@ -45,7 +46,7 @@ class VideoSource:
 
     @cached_property
     def captions(self) -> list[Caption]:
-        return transcript_captions(self.transcription, self.written)
+        return transcript_captions(self.transcription, self.turns)
 
 
 def alignment_path(pair_id: str, label: str = REFERENCE) -> str:
@@ -113,7 +114,7 @@ def trial_source(store: LocalArtifactStore, pair_id: str, trial_id: str) -> Vide
         transcription=transcript,
         load_segments=lambda: analyse_and_type(pair_id, transcript, graph),
         graph=graph,
-        written=" ".join(seg.text for seg in store.read_model(item.script_path, Script).segments),
+        turns=[(seg.speaker, seg.text) for seg in store.read_model(item.script_path, Script).segments],
     )
 
 
