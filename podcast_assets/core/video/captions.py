@@ -4,8 +4,9 @@ as WebVTT and SRT beside it.
 A caption is at most MAX_LINES lines of at most MAX_LINE_CHARS characters (the usual broadcast limits), shown
 from its first word's start to its last word's end, so it keeps time with the words to the recogniser's
 precision. A generated podcast's captions are its script's words, each with its speaker ('Host', 'Guest'),
-shown on screen and as the WebVTT voice. A word the recogniser split off ('5' '.5') is printed joined. A new caption starts where the next word would not fit, after a sentence's last word once the
-caption holds MIN_CHARS characters, after a pause of PAUSE_S or more, and once a caption has run MAX_SECONDS.
+shown on screen and as the WebVTT voice. A word the recogniser split off ('5' '.5') is printed joined. A new
+caption starts where the next word would not fit, where the speaker changes, after a sentence's last word once
+the caption holds MIN_CHARS characters, after a pause of PAUSE_S or more, and once a caption has run MAX_SECONDS.
 """
 
 from __future__ import annotations
