@@ -5,7 +5,8 @@ during a step fails that run, and one that lands after the run's last step is on
 when the run ends. Left alone, `podcast-assets train` would carry on with the next pair, the aggregate and the
 trials. So the command line installs a handler of its own for both signals, and a wakeup pipe the interpreter
 writes every caught signal's number to whichever handler is installed; `execute` runs a job, then reads the
-pipe and stops if either signal came (`materialize` does the same for `dagster.materialize`). Finished work is kept (it is cached), and the same command resumes.
+pipe and stops if either signal came (`materialize` does the same for `dagster.materialize`). Finished work
+is kept (it is cached), and the same command resumes.
 """
 
 from __future__ import annotations

@@ -119,7 +119,8 @@ def key_sentence(segment: AlignedSegment) -> str:
 MAX_POINTS = 3
 POINT_WORDS = 14
 _FILLER = re.compile(
-    r"^(?:(?:so|and|but|well|now|okay|ok|right|yeah|yes|exactly|i mean|you know|basically|actually|like)\b[,.]?\s*)+",
+    r"^(?:(?:so|and|but|well|now|okay|ok|right|yeah|yes|exactly|i mean|you know|basically|actually|like)"
+    r"\b[,.]?\s*)+",
     re.IGNORECASE,
 )
 _SPLIT_OFF = re.compile(r"\s+(?=[.,%'’-]\w)")
@@ -128,9 +129,9 @@ _POINT_BREAK = re.compile(r",\s+|;\s+|\s+(?:and|but|which|because|so)\s+")
 
 
 def point(sentence: str) -> str:
-    """A spoken sentence as a bullet point: the talk's fillers at its start dropped ("So, I mean, ..."), a word the
-    recogniser split joined ('5 .5'), cut at
-    its first clause break past five words when it is longer than POINT_WORDS, at most POINT_WORDS words."""
+    """A spoken sentence as a bullet point: the talk's fillers at its start dropped ("So, I mean, ..."), a word
+    the recogniser split joined ('5 .5'), cut at its first clause break past five words when it is longer than
+    POINT_WORDS, at most POINT_WORDS words."""
     text = _SPLIT_OFF.sub("", _FILLER.sub("", sentence.strip())).rstrip(".!?,;: ")
     words = text.split()
     if len(words) > POINT_WORDS:
@@ -148,8 +149,10 @@ def segment_points(segment: AlignedSegment, *, leave_out: str = "") -> list[str]
     key concept or a number (most first, kept in spoken order), `leave_out` (the quote card's sentence)
     excepted, as `point`s."""
     patterns = [concept_pattern(c) for c in segment.key_concepts if c.strip()]
-    said = [s for s in sentences(segment.text)
-            if s.strip() != leave_out.strip() and len(s.split()) >= 4 and not s.rstrip().endswith("?")]  # fmt: skip
+    said = [
+        s for s in sentences(segment.text)
+        if s.strip() != leave_out.strip() and len(s.split()) >= 4 and not s.rstrip().endswith("?")
+    ]  # fmt: skip
     weight = {s: sum(len(p.findall(s)) for p in patterns) + len(_NUMBER.findall(s)) for s in said}
     chosen = sorted((s for s in said if weight[s]), key=lambda s: -weight[s])[:MAX_POINTS]
     points = [point(s) for s in said if s in chosen]

@@ -123,9 +123,9 @@ def captions(words: Iterable[Word], speakers: Sequence[str | None] | None = None
 def transcript_captions(
     transcription: TranscriptionResult, turns: Sequence[tuple[str, str]] | None = None
 ) -> list[Caption]:
-    """The captions of a podcast from its transcript's words; of a generated one (`turns`: its script's (speaker,
-    text) segments), the script's own words timed by the words heard back (`timed_script`), so a mishearing is
-    never shown, each caption with its speaker."""
+    """The captions of a podcast from its transcript's words; of a generated one (`turns`: its script's
+    (speaker, text) segments), the script's own words timed by the words heard back (`timed_script`), so a
+    mishearing is never shown, each caption with its speaker."""
     heard = [w for segment in transcription.segments for w in segment.words]
     if not turns:
         return captions(heard)
@@ -145,7 +145,8 @@ def timed_script(written: str, heard: Sequence[Word]) -> list[Word]:
     heard = [w for w in heard if w.word.strip()]
     if not tokens or not heard:
         return []
-    matcher = difflib.SequenceMatcher(None, [_key(t) for t in tokens], [_key(w.word) for w in heard], autojunk=False)
+    written_keys, heard_keys = [_key(t) for t in tokens], [_key(w.word) for w in heard]
+    matcher = difflib.SequenceMatcher(None, written_keys, heard_keys, autojunk=False)
     times: list[tuple[float, float] | None] = [None] * len(tokens)
     for block in matcher.get_matching_blocks():
         for k in range(block.size):

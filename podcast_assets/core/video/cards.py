@@ -135,8 +135,8 @@ def captions_image(
     draw = ImageDraw.Draw(image)
     font = _font(int(band * 0.34))
     if speaker:
-        draw.text((int(size[1] * MARGIN_SHARE), band / 2), speaker.upper(), font=_font(int(band * 0.22), bold=True),
-                  fill=ACCENT, anchor="lm")  # fmt: skip
+        name_font = _font(int(band * 0.22), bold=True)
+        draw.text((int(size[1] * MARGIN_SHARE), band / 2), speaker.upper(), font=name_font, fill=ACCENT, anchor="lm")
     step = band / 2
     space = font.getlength(" ")
     k = 0
