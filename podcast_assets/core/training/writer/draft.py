@@ -22,7 +22,7 @@ from podcast_assets.core.text import figure_numbers
 from podcast_assets.core.training.models import GenerationSettings
 from podcast_assets.core.training.spoken import ANAPHORIC_START, lower_first, plain, spoken_sentences
 from podcast_assets.core.training.writer.paper import Paper
-from podcast_assets.core.training.writer.phrasing import as_explanation
+from podcast_assets.core.training.writer.phrasing import is_explanation
 
 ANALOGY_LOOKAHEAD = 6
 """When an analogy is due, a segment may lead with any of its next this-many atoms that can give one."""
@@ -125,8 +125,9 @@ class Draft:
     def content(
         self, segment_type: str, budget: float, analogy_due: bool, required: bool = False
     ) -> tuple[list[str], list[str], bool]:
-        """Paper sentences for one segment: (sentences, atoms, whether one was framed as an analogy). A
-        `required` segment (the first of its run) falls back to wider pools when its own is spent."""
+        """Paper sentences for one segment: (sentences, atoms, whether one explains: a definition or a comparison,
+        when an analogy is due). A `required` segment (the first of its run) falls back to wider pools when its
+        own is spent."""
         out: list[str] = []
         atoms: list[str] = []
         words = 0
@@ -137,7 +138,7 @@ class Draft:
                 atoms.append(atom_id)
             self.carry = (segment_type, atom_id, rest[taken:]) if rest[taken:] else None
             if words >= budget - 1:
-                return out, atoms, self._frame(out, analogy_due)
+                return out, atoms, self._explains(out, analogy_due)
         self.carry = None
         targets = self.targets(segment_type)
         leads = self.lead_atoms(segment_type, targets, required)
@@ -162,7 +163,7 @@ class Draft:
                 break
             if words >= budget - 1:
                 break
-        return out, atoms, self._frame(out, analogy_due)
+        return out, atoms, self._explains(out, analogy_due)
 
     def _explainable(self, leads: Sequence[tuple[str, bool]]) -> tuple[int, int] | None:
         """When an analogy is due: (lead index, sentence index) of the first paper sentence among the next
@@ -171,9 +172,7 @@ class Draft:
         concepts = [k.phrase for k in self.paper.concepts]
         for i, (atom_id, _) in enumerate(leads[:ANALOGY_LOOKAHEAD]):
             for k, sentence in enumerate(self.paper.spoken[atom_id]):
-                if not ANAPHORIC_START.match(sentence) and as_explanation(
-                    sentence, concepts, self.paper.patterns
-                ):
+                if not ANAPHORIC_START.match(sentence) and is_explanation(sentence, concepts, self.paper.patterns):
                     return i, k
         return None
 
@@ -193,16 +192,10 @@ class Draft:
             hit -= 1
         return hit
 
-    def _frame(self, out: list[str], due: bool) -> bool:
-        if not due:
-            return False
+    def _explains(self, out: list[str], due: bool) -> bool:
+        """Whether, an analogy being due, one of the segment's sentences is a definition or a comparison."""
         concepts = [k.phrase for k in self.paper.concepts]
-        for i, sentence in enumerate(out):
-            framed = as_explanation(sentence, concepts, self.paper.patterns)
-            if framed:
-                out[i] = framed
-                return True
-        return False
+        return due and any(is_explanation(s, concepts, self.paper.patterns) for s in out)
 
     def figure(self, budget: float) -> tuple[list[str], list[str], str] | None:
         """A figure segment: the next unused captioned figure named by its number, its caption's sentences,

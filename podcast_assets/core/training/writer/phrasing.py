@@ -133,12 +133,10 @@ def follow_up(segment_type: str, index: int, *, ask: bool, answer: str) -> str:
     return fitting or BACKCHANNELS[index % len(BACKCHANNELS)]
 
 
-def as_explanation(
-    sentence: str, concepts: Sequence[str], patterns: dict[str, re.Pattern[str]]
-) -> str | None:
-    """The sentence when it is the paper's own definition of a key concept or a name ('X is a ...', 'X refers
-    to ...') or the paper's own comparison ('similar to', 'like a'), said as the paper says it; None when it is
-    neither. (It used to be framed 'Think of X as ...': a prefix that made any sentence sound like an analogy and
+def is_explanation(sentence: str, concepts: Sequence[str], patterns: dict[str, re.Pattern[str]]) -> bool:
+    """Whether the sentence is the paper's own definition of a key concept or a name ('X is a ...', 'X refers
+    to ...') or the paper's own comparison ('similar to', 'like a'); it is said as the paper says it. (Such
+    sentences used to be framed 'Think of X as ...': a prefix that made any sentence sound like an analogy and
     counted as one.)"""
     match = _DEFINITION.match(sentence)
     if match:
@@ -148,10 +146,8 @@ def as_explanation(
         capitals = bare[1:] if bare == term else bare
         named = any(patterns[c].search(term) for c in concepts) or any(c.isupper() for c in capitals)
         if named and len(bare.split()) <= 6 and bare.split()[0].lower() not in STOPWORDS:
-            return sentence
-    if _COMPARISON.search(sentence) and not ANAPHORIC_START.match(sentence):
-        return sentence
-    return None
+            return True
+    return bool(_COMPARISON.search(sentence)) and not ANAPHORIC_START.match(sentence)
 
 
 def topic(paper: Paper, title: str) -> str:

@@ -134,19 +134,19 @@ def write_script(
         made = draft.figure(budget - sum(len(s.split()) for s in opening)) if slot.type == "figure" else None
         if made is not None:
             body, atoms, figure_id = made
-            framed = False
+            explained = False
         elif slot.type == "figure" and not first_of_run:
             continue
         elif slot.type == "transition":
-            body, atoms, figure_id, framed = [], [], None, False
+            body, atoms, figure_id, explained = [], [], None, False
             opening = opening or [SIGNPOSTS["transition"][0]]
         else:
             room = budget - sum(len(s.split()) for s in opening) - (8 if question_due else 0)
-            body, atoms, framed = draft.content(slot.type, max(room, 1), analogies.due(written), first_of_run)
+            body, atoms, explained = draft.content(slot.type, max(room, 1), analogies.due(written), first_of_run)
             figure_id = None
             if not body and not first_of_run:
                 continue
-        if framed:
+        if explained:
             analogies.done()
         if lead_in and body and not two and not body[0].startswith("In "):
             opening, body = [], [lead_in + lower_first(body[0]), *body[1:]]
@@ -172,7 +172,8 @@ def write_script(
                 if k:
                     ask = questions.due(written) and len(answer) > 1
                     # the host takes the next point up and asks on, with a question its rest answers
-                    lead = _units(answer)[0] if ask and len(_units(answer)) > 1 else []
+                    units = _units(answer)
+                    lead = units[0] if ask and len(units) > 1 else []
                     answer = answer[len(lead) :]
                     emit(Turn(slot.type, HOST, lead + [follow_up(slot.type, reacted, ask=ask, answer=" ".join(answer))]))
                     reacted += 1
