@@ -140,18 +140,10 @@ class LLMResource(dg.ConfigurableResource):
     ) -> LLMResource:
         """The resource configured by configs/pipeline.yaml's `llm:` block (and the spend cap of
         `training.budget_usd`, which every call checks against the caller's running total)."""
-        return cls(
-            provider=settings.provider,
-            model=settings.model or "",
-            base_url=settings.base_url,
-            api_key_env=settings.api_key_env,
-            max_output_tokens=settings.max_output_tokens,
-            request_timeout_s=settings.request_timeout_s,
-            deadline_s=settings.deadline_s,
-            budget_usd=budget_usd,
-            cache_dir=cache_dir,
-            shared_cache=shared_cache,
-        )
+        # every setting is a field of the resource under the same name (a new one cannot be forgotten here)
+        fields = settings.model_dump(exclude={"model"})
+        return cls(**fields, model=settings.model or "", budget_usd=budget_usd, cache_dir=cache_dir,
+                   shared_cache=shared_cache)  # fmt: skip
 
     @property
     def enabled(self) -> bool:
