@@ -10,7 +10,7 @@ from pydantic import Field
 from podcast_assets.core.errors import PairError, VideoError
 from podcast_assets.core.previews import png_markdown
 from podcast_assets.core.storage import LocalArtifactStore
-from podcast_assets.core.video.alignment import ALIGNER, align_visuals
+from podcast_assets.core.video.alignment import align_visuals
 from podcast_assets.core.video.captions import srt, webvtt
 from podcast_assets.core.video.models import SyncReport, VisualAlignment
 from podcast_assets.core.video.probe import frame_at
@@ -21,6 +21,7 @@ from podcast_assets.core.video.sources import (
     best_trial,
     reference_source,
     render_source,
+    stored_alignment,
     sync_report_path,
     trial_source,
 )
@@ -147,10 +148,9 @@ def sync_qa(
     with user_errors_fail_the_partition():
         reports, alignments = [], []
         for source in _sources(context, store, pairs, training):
-            rel = alignment_path(pair_id, source.label)
-            if not store.exists(rel):
+            alignment = stored_alignment(store, pair_id, source.label)
+            if alignment is None:
                 continue
-            alignment = store.read_model(rel, VisualAlignment)
             report = measure_sync(
                 alignment,
                 source.transcription,
@@ -240,11 +240,9 @@ def videos(
                     "no trial is complete yet, so there is no best trial", fix="run `podcast-assets train`"
                 )
             source = trial_source(store, pair_id, trial)
-        rel = alignment_path(pair_id, source.label)
-        stored = store.read_model(rel, VisualAlignment) if store.exists(rel) else None
-        if stored is not None and stored.aligner == ALIGNER:
-            alignment = stored
-        else:  # a trial other than the best one (visual_alignments covers the best only), or older rules' cues
+        alignment = stored_alignment(store, pair_id, source.label)
+        # none stored: a trial other than the best one (visual_alignments covers the best only), or older rules' cues
+        if alignment is None:
             alignment = align_visuals(source.segments, source.transcription, source.graph)
             alignment = alignment.model_copy(update={"source": source.label})
         frames_done = [0]
@@ -262,10 +260,13 @@ def videos(
     path = store.local(report.path)
     cues = source.captions
     stem = report.path.removesuffix(".mp4")
-    subtitles = {
-        "webvtt": store.local(store.write_bytes(f"{stem}.vtt", webvtt(cues).encode())),
-        "srt": store.local(store.write_bytes(f"{stem}.srt", srt(cues).encode())),
-    }
+    subtitles = {}
+    for kind, ext, write in (("webvtt", "vtt", webvtt), ("srt", "srt", srt)):
+        # named by the render's content address, which the captions are part of: once written, never stale
+        rel = f"{stem}.{ext}"
+        if not store.exists(rel):
+            store.write_bytes(rel, write(cues).encode())
+        subtitles[kind] = store.local(rel)
     firsts = {}
     for c in alignment.cues:
         if c.kind not in firsts and c.duration > 2 * settings.fade_seconds:

@@ -15,6 +15,7 @@ import bisect
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from podcast_assets.core.ingest.models import TranscriptionResult, Word
 
@@ -33,13 +34,13 @@ class Caption:
     speaker: str | None = None
     """Who says it, when the podcast's script is known (a generated one): 'host', 'guest'."""
 
-    @property
+    @cached_property
     def lines(self) -> list[str]:
         return wrap(tokens(w.word for w in self.words))
 
-    @property
+    @cached_property
     def starts(self) -> list[float]:
-        """When each printed word (`tokens`) starts being said."""
+        """When each printed word (`tokens`) starts being said (asked for every frame: computed once)."""
         out: list[float] = []
         for word in self.words:
             text = word.word.strip()

@@ -18,6 +18,7 @@ from podcast_assets.core.storage import LocalArtifactStore, cache_key, pair_reco
 from podcast_assets.core.training.models import Script, TrialItem
 from podcast_assets.core.training.session import item_path, load_session, session_failures, session_items
 from podcast_assets.core.training.summary import build_report
+from podcast_assets.core.video.alignment import ALIGNER
 from podcast_assets.core.video.captions import Caption, transcript_captions, webvtt
 from podcast_assets.core.video.models import RenderReport, VisualAlignment
 from podcast_assets.core.video.render import RENDERER, Progress, render_video
@@ -53,6 +54,16 @@ def alignment_path(pair_id: str, label: str = REFERENCE) -> str:
     return pair_record_path(
         pair_id, "visual_alignment" if label == REFERENCE else f"visual_alignment.{label}"
     )
+
+
+def stored_alignment(store: LocalArtifactStore, pair_id: str, label: str = REFERENCE) -> VisualAlignment | None:
+    """The source's alignment as `visual_alignments` stored it, or None when there is none or it was made by
+    other rules than this code's (`alignment.ALIGNER`): its cues are not what this code would show."""
+    rel = alignment_path(pair_id, label)
+    if not store.exists(rel):
+        return None
+    alignment = store.read_model(rel, VisualAlignment)
+    return alignment if alignment.aligner == ALIGNER else None
 
 
 def sync_report_path(pair_id: str, label: str = REFERENCE) -> str:
